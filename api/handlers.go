@@ -1,0 +1,315 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/konsil/konsil/protocol"
+	"github.com/konsil/konsil/store"
+)
+
+// Metrics of the REST API.
+type Metrics struct {
+	Joins        *prometheus.CounterVec
+	Errors       *prometheus.CounterVec
+	RoomsCreated prometheus.Counter
+	RoomsDeleted prometheus.Counter
+}
+
+// NewMetrics creates the API's metrics and registers them with reg when it
+// is not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Joins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "konsil_api_joins_total", Help: "Join attempts, by outcome (ok or an error code).",
+		}, []string{"outcome"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "konsil_api_errors_total", Help: "REST errors answered, by code.",
+		}, []string{"code"}),
+		RoomsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "konsil_api_rooms_created_total", Help: "Rooms created.",
+		}),
+		RoomsDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "konsil_api_rooms_deleted_total", Help: "Rooms deleted through the API.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Joins, m.Errors, m.RoomsCreated, m.RoomsDeleted)
+	}
+	return m
+}
+
+const keyCtx = "konsil.apikey"
+
+// authenticate checks the bearer key; admin routes need the admin key,
+// tenant routes a tenant's key.
+func (s *Server) authenticate(admin bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok {
+			s.fail(c, errUnauthorized)
+			return
+		}
+		k, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(raw))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		switch {
+		case admin && !k.Admin():
+			s.fail(c, errAdminOnly)
+			return
+		case !admin && k.Admin():
+			s.fail(c, errTenantOnly)
+			return
+		}
+		c.Set(keyCtx, k)
+		c.Next()
+	}
+}
+
+func tenantOf(c *gin.Context) string { return c.MustGet(keyCtx).(store.APIKey).TenantID }
+
+// requestBase is the scheme and host the client used, for links and the
+// WebSocket URL when no public URL is configured.
+func requestBase(c *gin.Context) string {
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+func (s *Server) join(c *gin.Context) {
+	addr := c.ClientIP()
+	if wait, blocked := s.failures.blocked(addr); blocked {
+		s.cfg.Metrics.Joins.WithLabelValues(CodeRateLimited).Inc()
+		s.fail(c, rateLimited(wait))
+		return
+	}
+	var req protocol.JoinRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	g, err := s.svc.Join(c.Request.Context(), req)
+	if err != nil {
+		e, _ := asError(err)
+		s.cfg.Metrics.Joins.WithLabelValues(e.Body.Code).Inc()
+		if e == errUnknownCredential {
+			// Hold the answer: the nth wrong code waits longer, so guessing
+			// is slow long before it is refused.
+			if d := s.failures.fail(addr); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-c.Request.Context().Done():
+				}
+			}
+		}
+		s.fail(c, err)
+		return
+	}
+	s.cfg.Metrics.Joins.WithLabelValues("ok").Inc()
+	c.JSON(http.StatusOK, protocol.JoinResponse{
+		SessionToken: g.token, ExpiresAt: g.expires.UTC(),
+		RoomID: g.room.ID, ParticipantID: g.participant.ID, Role: g.participant.Role,
+		Mode: g.room.Mode, Capacity: g.room.Capacity,
+		ICEServers:   s.iceServers(),
+		WebSocketURL: s.wsURL(c),
+		WindowEndsAt: g.room.EndsAt.UTC(),
+	})
+}
+
+func (s *Server) iceServers() []protocol.ICEServer {
+	if s.cfg.ICEServers == nil {
+		return []protocol.ICEServer{}
+	}
+	return s.cfg.ICEServers
+}
+
+func (s *Server) wsURL(c *gin.Context) string {
+	base := strings.TrimRight(s.cfg.PublicURL, "/")
+	if base == "" {
+		base = requestBase(c)
+	}
+	switch {
+	case strings.HasPrefix(base, "https://"):
+		base = "wss://" + strings.TrimPrefix(base, "https://")
+	case strings.HasPrefix(base, "http://"):
+		base = "ws://" + strings.TrimPrefix(base, "http://")
+	}
+	return base + "/api/v1/ws"
+}
+
+func (s *Server) createRoom(c *gin.Context) {
+	var req protocol.RoomRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	room, err := s.svc.CreateRoom(c.Request.Context(), tenantOf(c), req, requestBase(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.cfg.Metrics.RoomsCreated.Inc()
+	s.log.Info("room created", "room", room.ID, "mode", room.Mode, "participants", len(room.Participants))
+	c.JSON(http.StatusCreated, room)
+}
+
+func (s *Server) getRoom(c *gin.Context) {
+	room, err := s.svc.Room(c.Request.Context(), tenantOf(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, room)
+}
+
+// listRooms answers GET /rooms?from=&to= (RFC 3339; both optional).
+func (s *Server) listRooms(c *gin.Context) {
+	from, err := queryTime(c, "from")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	to, err := queryTime(c, "to")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !from.IsZero() && !to.IsZero() && !to.After(from) {
+		s.fail(c, newError(http.StatusBadRequest, CodeInvalidRequest, "to must be after from"))
+		return
+	}
+	rooms, err := s.svc.Rooms(c.Request.Context(), tenantOf(c), from, to)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, protocol.RoomList{Rooms: rooms})
+}
+
+func queryTime(c *gin.Context, name string) (time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, newError(http.StatusBadRequest, CodeInvalidRequest, "%s must be an RFC 3339 instant like 2026-05-04T08:00:00Z", name)
+	}
+	return t, nil
+}
+
+func (s *Server) deleteRoom(c *gin.Context) {
+	id := c.Param("id")
+	if err := s.svc.DeleteRoom(c.Request.Context(), tenantOf(c), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.cfg.Hub.CloseRoom(id, protocol.CodeRoomDeleted)
+	s.cfg.Metrics.RoomsDeleted.Inc()
+	s.log.Info("room deleted", "room", id)
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) createTenant(c *gin.Context) {
+	var req protocol.TenantRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	t, err := s.svc.CreateTenant(c.Request.Context(), req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("tenant created", "tenant", t.ID)
+	c.JSON(http.StatusCreated, t)
+}
+
+func (s *Server) listTenants(c *gin.Context) {
+	ts, err := s.svc.Tenants(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, protocol.TenantList{Tenants: ts})
+}
+
+func (s *Server) getTenant(c *gin.Context) {
+	t, err := s.svc.Tenant(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) updateTenant(c *gin.Context) {
+	var req protocol.TenantRequest
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	t, err := s.svc.UpdateTenant(c.Request.Context(), c.Param("id"), req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, t)
+}
+
+// deleteTenant ends the tenant's live sessions, then removes everything
+// the tenant had.
+func (s *Server) deleteTenant(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	rooms, err := s.svc.TenantRoomIDs(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.svc.DeleteTenant(ctx, id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	for _, r := range rooms {
+		s.cfg.Hub.CloseRoom(r, protocol.CodeRoomDeleted)
+	}
+	s.log.Info("tenant deleted", "tenant", id, "rooms", len(rooms))
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) createKey(c *gin.Context) {
+	k, err := s.svc.CreateKey(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("api key created", "tenant", k.TenantID, "key", k.ID)
+	c.JSON(http.StatusCreated, k)
+}
+
+func (s *Server) listKeys(c *gin.Context) {
+	ks, err := s.svc.Keys(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, protocol.APIKeyList{Keys: ks})
+}
+
+func (s *Server) revokeKey(c *gin.Context) {
+	if err := s.svc.RevokeKey(c.Request.Context(), c.Param("id"), c.Param("key")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.log.Info("api key revoked", "tenant", c.Param("id"), "key", c.Param("key"))
+	c.Status(http.StatusNoContent)
+}

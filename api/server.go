@@ -1,0 +1,221 @@
+// Package api serves Konsil over HTTP: the REST API for practice software
+// (tenants, keys, rooms, join), the signaling WebSocket, health, metrics and
+// the embedded browser app. Its logic lives in Service, so the `konsil
+// rooms` command can use it against a local store; the router only decodes,
+// authenticates and maps errors to one JSON shape.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/konsil/konsil/protocol"
+	"github.com/konsil/konsil/signaling"
+)
+
+// MaxBodyBytes bounds every JSON request body. A room of 100 participants
+// with labels stays under 16 KiB.
+const MaxBodyBytes = 64 << 10
+
+var timeZero time.Time
+
+// Config wires the HTTP layer.
+type Config struct {
+	Service *Service
+	Hub     *signaling.Hub
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// Registry collects the metrics served on /metrics.
+	Registry *prometheus.Registry
+	Metrics  *Metrics
+	// ICEServers are handed to joining clients.
+	ICEServers []protocol.ICEServer
+	// PublicURL, when set, is the base of the WebSocket URL handed out.
+	PublicURL string
+	// Web serves the browser app; nil serves nothing at /.
+	Web          http.Handler
+	JoinFailures FailureLimits
+	// Ready reports whether the server can take traffic (store reachable).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP handler of Konsil.
+type Server struct {
+	cfg      Config
+	svc      *Service
+	engine   *gin.Engine
+	failures *failureLimiter
+	log      *slog.Logger
+}
+
+// New builds the router.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(cfg.Registry)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		cfg: cfg, svc: cfg.Service, engine: gin.New(), log: cfg.Logger,
+		failures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
+	}
+	// Client addresses come from the connection only: trusting
+	// X-Forwarded-For from anyone would let a guesser pick its own address.
+	_ = s.engine.SetTrustedProxies(nil)
+	s.engine.Use(s.recoverer(), securityHeaders())
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.NoRoute(func(c *gin.Context) { s.fail(c, newError(http.StatusNotFound, CodeNotFound, "no such endpoint")) })
+	s.engine.NoMethod(func(c *gin.Context) {
+		s.fail(c, newError(http.StatusMethodNotAllowed, CodeInvalidRequest, "method not allowed"))
+	})
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Routes lists the registered method and path pairs (gin syntax), for the
+// test that holds them against docs/openapi.yaml.
+func (s *Server) Routes() [][2]string {
+	var out [][2]string
+	for _, r := range s.engine.Routes() {
+		out = append(out, [2]string{r.Method, r.Path})
+	}
+	return out
+}
+
+func (s *Server) routes() {
+	e := s.engine
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+
+	v1 := e.Group("/api/v1")
+	v1.POST("/join", s.join)
+	v1.GET("/ws", gin.WrapH(s.cfg.Hub))
+
+	admin := v1.Group("/tenants", s.authenticate(true))
+	admin.POST("", s.createTenant)
+	admin.GET("", s.listTenants)
+	admin.GET("/:id", s.getTenant)
+	admin.PUT("/:id", s.updateTenant)
+	admin.DELETE("/:id", s.deleteTenant)
+	admin.POST("/:id/keys", s.createKey)
+	admin.GET("/:id/keys", s.listKeys)
+	admin.DELETE("/:id/keys/:key", s.revokeKey)
+
+	rooms := v1.Group("/rooms", s.authenticate(false))
+	rooms.POST("", s.createRoom)
+	rooms.GET("", s.listRooms)
+	rooms.GET("/:id", s.getRoom)
+	rooms.DELETE("/:id", s.deleteRoom)
+
+	if s.cfg.Web != nil {
+		web := gin.WrapH(s.cfg.Web)
+		e.GET("/", web)
+		e.GET("/r/:token", web)
+		e.GET("/app/*path", web)
+	}
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(c.Request.Context()); err != nil {
+			s.log.Warn("not ready", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// fail writes err as the API's JSON error. Unnamed errors are logged and
+// answered as internal errors without detail.
+func (s *Server) fail(c *gin.Context, err error) {
+	e, named := asError(err)
+	if !named {
+		s.log.Error("request failed", "method", c.Request.Method, "route", c.FullPath(), "err", err)
+	}
+	s.cfg.Metrics.Errors.WithLabelValues(e.Body.Code).Inc()
+	if e.Body.RetryAfterSeconds > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.Body.RetryAfterSeconds))
+	}
+	c.AbortWithStatusJSON(e.Status, protocol.ErrorBody{Error: e.Body})
+}
+
+// decode reads a JSON body of at most MaxBodyBytes into v, refusing
+// unknown fields and trailing data with errors that name the problem.
+func decode(c *gin.Context, v any) error {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return newError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body exceeds %d bytes", MaxBodyBytes)
+		}
+		if errors.Is(err, io.EOF) {
+			return newError(http.StatusBadRequest, CodeMalformedJSON, "the body is empty; send a JSON object")
+		}
+		return newError(http.StatusBadRequest, CodeMalformedJSON, "the body is not valid JSON for this endpoint: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return newError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body exceeds %d bytes", MaxBodyBytes)
+		}
+		return newError(http.StatusBadRequest, CodeMalformedJSON, "the body has data after the JSON object")
+	}
+	return nil
+}
+
+// recoverer turns a panic in a handler into a 500 and a log line with the
+// route, never the body.
+func (s *Server) recoverer() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("handler panic", "route", c.FullPath(), "panic", r)
+				s.fail(c, errors.New("panic"))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// securityHeaders sets headers every answer carries: no referrer leaks the
+// link token, camera and microphone only for this origin, and a CSP that
+// forbids inline script and third-party origins.
+func securityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=()")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Cache-Control", "no-store")
+		c.Next()
+	}
+}

@@ -1,0 +1,220 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the signaling protocol version carried in hello and welcome.
+const Version = 1
+
+// MaxMessageBytes bounds one signaling message. An SDP with many codecs and
+// extensions stays near 10 KiB; 64 KiB leaves room without inviting abuse.
+const MaxMessageBytes = 64 << 10
+
+// Limits on single fields, so that a valid envelope cannot carry an
+// oversized part into another client's browser.
+const (
+	maxIDBytes        = 64
+	maxCandidateBytes = 1024
+	maxMetaBytes      = 8 << 10
+	maxReasonBytes    = 128
+	maxTokenBytes     = 1024
+)
+
+// Message types. Client to server: hello, offer, answer, candidate, meta,
+// ping, bye. Server to client: welcome, peer-joined, peer-left, offer,
+// answer, candidate, meta, pong, error, closing.
+const (
+	TypeHello      = "hello"
+	TypeWelcome    = "welcome"
+	TypePeerJoined = "peer-joined"
+	TypePeerLeft   = "peer-left"
+	TypeOffer      = "offer"
+	TypeAnswer     = "answer"
+	TypeCandidate  = "candidate"
+	TypeMeta       = "meta"
+	TypePing       = "ping"
+	TypePong       = "pong"
+	TypeBye        = "bye"
+	TypeError      = "error"
+	TypeClosing    = "closing"
+)
+
+// Error codes sent in error messages and close reasons.
+const (
+	CodeTooLarge       = "too_large"
+	CodeMalformed      = "malformed"
+	CodeUnknownType    = "unknown_type"
+	CodeInvalid        = "invalid_message"
+	CodeRateLimited    = "rate_limited"
+	CodeUnauthorized   = "unauthorized"
+	CodeRoomFull       = "room_full"
+	CodeRoomClosed     = "room_closed"
+	CodeUnknownPeer    = "unknown_peer"
+	CodeReplaced       = "replaced"
+	CodeHelloExpected  = "hello_expected"
+	CodeVersion        = "unsupported_version"
+	CodeRoomDeleted    = "room_deleted"
+	CodeServerShutdown = "server_shutdown"
+	CodeSlowConsumer   = "slow_consumer"
+)
+
+// Decoding errors. Callers branch on them with errors.Is and answer with the
+// matching Code.
+var (
+	ErrTooLarge    = errors.New("message too large")
+	ErrMalformed   = errors.New("malformed message")
+	ErrUnknownType = errors.New("unknown message type")
+	ErrInvalid     = errors.New("invalid message")
+)
+
+// Peer is one participant as other participants see it.
+type Peer struct {
+	ID   string `json:"id"`
+	Role string `json:"role"`
+	// Reconnect is set on peer-joined when the peer replaced an earlier
+	// session of its own: the receiver should expect or start an ICE restart.
+	Reconnect bool `json:"reconnect,omitempty"`
+}
+
+// Candidate is an ICE candidate shaped like RTCIceCandidateInit.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ErrorInfo is the payload of an error message.
+type ErrorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Message is one signaling message. Which fields are set depends on Type;
+// docs/PROTOCOL.md lists them.
+type Message struct {
+	Type string `json:"type"`
+
+	// hello, welcome
+	V     int    `json:"v,omitempty"`
+	Token string `json:"token,omitempty"`
+
+	// welcome
+	Self         *Peer      `json:"self,omitempty"`
+	Peers        []Peer     `json:"peers,omitempty"`
+	RoomID       string     `json:"room_id,omitempty"`
+	Mode         string     `json:"mode,omitempty"`
+	WindowEndsAt *time.Time `json:"window_ends_at,omitempty"`
+
+	// offer, answer, candidate, meta: To from the client, From from the server.
+	To        string     `json:"to,omitempty"`
+	From      string     `json:"from,omitempty"`
+	SDP       string     `json:"sdp,omitempty"`
+	Candidate *Candidate `json:"candidate,omitempty"`
+	// Data is opaque to the server (base64url ciphertext: the sender's
+	// encrypted name, the HMAC of its DTLS fingerprint).
+	Data string `json:"data,omitempty"`
+
+	// peer-joined, peer-left
+	Peer *Peer `json:"peer,omitempty"`
+
+	// peer-left, bye, closing
+	Reason string `json:"reason,omitempty"`
+
+	// error
+	Error *ErrorInfo `json:"error,omitempty"`
+}
+
+// Decode parses and validates one message received by the server from a
+// client. It never panics; every refusal wraps one of the Err values and
+// names the problem.
+func Decode(raw []byte) (Message, error) {
+	var m Message
+	if len(raw) > MaxMessageBytes {
+		return m, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxMessageBytes)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return Message{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := m.validateFromClient(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+func (m *Message) validateFromClient() error {
+	switch m.Type {
+	case TypeHello:
+		if m.V != Version {
+			return invalid("hello: v must be %d", Version)
+		}
+		return checkLen("token", m.Token, 1, maxTokenBytes)
+	case TypeOffer, TypeAnswer:
+		if err := checkLen("to", m.To, 1, maxIDBytes); err != nil {
+			return err
+		}
+		return checkLen("sdp", m.SDP, 1, MaxMessageBytes)
+	case TypeCandidate:
+		if err := checkLen("to", m.To, 1, maxIDBytes); err != nil {
+			return err
+		}
+		if m.Candidate == nil {
+			return invalid("candidate: field candidate is required")
+		}
+		// An empty candidate string is the end-of-candidates marker.
+		return checkLen("candidate.candidate", m.Candidate.Candidate, 0, maxCandidateBytes)
+	case TypeMeta:
+		if err := checkLen("to", m.To, 1, maxIDBytes); err != nil {
+			return err
+		}
+		return checkLen("data", m.Data, 1, maxMetaBytes)
+	case TypePing:
+		return nil
+	case TypeBye:
+		return checkLen("reason", m.Reason, 0, maxReasonBytes)
+	case "":
+		return invalid("field type is required")
+	default:
+		if len(m.Type) > maxIDBytes {
+			return fmt.Errorf("%w: (%d bytes)", ErrUnknownType, len(m.Type))
+		}
+		return fmt.Errorf("%w: %q", ErrUnknownType, m.Type)
+	}
+}
+
+func checkLen(field, v string, min, max int) error {
+	switch {
+	case len(v) < min:
+		return invalid("field %s is required", field)
+	case len(v) > max:
+		return invalid("field %s is %d bytes, limit %d", field, len(v), max)
+	}
+	return nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// CodeFor maps a Decode error to the code sent back to the client.
+func CodeFor(err error) string {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return CodeTooLarge
+	case errors.Is(err, ErrMalformed):
+		return CodeMalformed
+	case errors.Is(err, ErrUnknownType):
+		return CodeUnknownType
+	default:
+		return CodeInvalid
+	}
+}
+
+// Polite tells whether self takes the polite role of perfect negotiation
+// against peer: the participant with the greater id yields on glare. Both
+// sides compute the same answer from the ids alone.
+func Polite(self, peer string) bool { return self > peer }

@@ -1,0 +1,305 @@
+// Package signaling runs the WebSocket sessions of participants: it admits a
+// session by its session token, keeps who is in which room on this node, and
+// relays offers, answers, ICE candidates and opaque metadata between the
+// peers of a room. It never reads SDP beyond its size and never sees a key.
+// Rooms, tokens and quotas belong to the caller (package api), which passes
+// them in through Config.
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/konsil/konsil/protocol"
+)
+
+// Errors an Admit func returns; the hub answers each with its code.
+var (
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrRoomClosed   = errors.New("room closed")
+	ErrRoomNotOpen  = errors.New("room not open")
+)
+
+// Admission is what a valid session token grants.
+type Admission struct {
+	RoomID        string
+	ParticipantID string
+	Role          string
+	Mode          string
+	Capacity      int
+	WindowEnd     time.Time
+}
+
+// Config wires a Hub to the rest of the server.
+type Config struct {
+	// Admit checks a session token and returns what it grants.
+	Admit func(ctx context.Context, token string) (Admission, error)
+	// OnCall is called (outside any lock) when a room first has two
+	// participants connected at once on this node.
+	OnCall func(roomID string)
+	// Now is the clock; time.Now when nil.
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Origin checks the Origin header of the upgrade; same-host only when nil.
+	CheckOrigin func(r *http.Request) bool
+	Limits      Limits
+}
+
+// Limits of a session. Zero values take the defaults.
+type Limits struct {
+	// HelloTimeout is how long a new connection may take to authenticate.
+	HelloTimeout time.Duration
+	// PingInterval is how often the server pings; a session that answers
+	// nothing for three intervals is closed.
+	PingInterval time.Duration
+	// Rate and Burst bound messages per second per session. ICE gathering
+	// sends a burst of candidates at once, so the burst is generous.
+	Rate  float64
+	Burst int
+	// MaxViolations is how many rate-limited messages a session may send
+	// before it is closed.
+	MaxViolations int
+	// SendQueue is the outgoing queue per session; a session whose queue
+	// is full is too slow and gets closed rather than delay anyone else.
+	SendQueue int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.HelloTimeout == 0 {
+		l.HelloTimeout = 10 * time.Second
+	}
+	if l.PingInterval == 0 {
+		l.PingInterval = 20 * time.Second
+	}
+	if l.Rate == 0 {
+		l.Rate = 50
+	}
+	if l.Burst == 0 {
+		l.Burst = 200
+	}
+	if l.MaxViolations == 0 {
+		l.MaxViolations = 100
+	}
+	if l.SendQueue == 0 {
+		l.SendQueue = 256
+	}
+	return l
+}
+
+// Hub holds the live sessions of this node. Its state (rooms and their
+// members) is guarded by mu; each session's socket is owned by that
+// session's two goroutines.
+type Hub struct {
+	cfg      Config
+	limits   Limits
+	upgrader websocket.Upgrader
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	closing  bool
+	sessions sync.WaitGroup
+}
+
+// room is the set of connected participants of one room, by participant id.
+type room struct {
+	members map[string]*session
+	// callSeen is set once two members were connected at the same time.
+	callSeen bool
+}
+
+// New returns a Hub.
+func New(cfg Config) *Hub {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.OnCall == nil {
+		cfg.OnCall = func(string) {}
+	}
+	h := &Hub{
+		cfg:    cfg,
+		limits: cfg.Limits.withDefaults(),
+		log:    cfg.Logger,
+		rooms:  map[string]*room{},
+	}
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		CheckOrigin:     cfg.CheckOrigin,
+	}
+	return h
+}
+
+// ServeHTTP upgrades the request to a WebSocket and runs the session until
+// it ends.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.sessions.Add(1)
+	h.mu.Unlock()
+	defer h.sessions.Done()
+
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// The upgrader has written the HTTP error.
+		h.log.Debug("websocket upgrade failed", "err", err)
+		return
+	}
+	s := newSession(h, conn)
+	s.run(r.Context())
+}
+
+// Occupants returns the participant ids connected to a room on this node.
+func (h *Hub) Occupants(roomID string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rm := h.rooms[roomID]
+	if rm == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(rm.members))
+	for id := range rm.members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// CloseRoom ends every session of a room with a closing message naming
+// reason (for example protocol.CodeRoomDeleted).
+func (h *Hub) CloseRoom(roomID, reason string) {
+	h.mu.Lock()
+	var victims []*session
+	if rm := h.rooms[roomID]; rm != nil {
+		for _, s := range rm.members {
+			victims = append(victims, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range victims {
+		s.closeWith(websocket.CloseNormalClosure, reason, true)
+	}
+}
+
+// Shutdown closes every session with a closing message and waits until
+// their goroutines have ended or ctx is done.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	var all []*session
+	for _, rm := range h.rooms {
+		for _, s := range rm.members {
+			all = append(all, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		s.closeWith(websocket.CloseGoingAway, protocol.CodeServerShutdown, true)
+	}
+	done := make(chan struct{})
+	go func() {
+		h.sessions.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("signaling shutdown: %w", ctx.Err())
+	}
+}
+
+// attach adds s to its room. It refuses when the room is full, and
+// replaces an earlier session of the same participant. It returns the
+// other members and the replaced session, if any.
+func (h *Hub) attach(s *session) (peers []*session, replaced *session, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return nil, nil, errShuttingDown
+	}
+	rm := h.rooms[s.adm.RoomID]
+	if rm == nil {
+		rm = &room{members: map[string]*session{}}
+		h.rooms[s.adm.RoomID] = rm
+	}
+	replaced = rm.members[s.adm.ParticipantID]
+	others := len(rm.members)
+	if replaced != nil {
+		others--
+	}
+	if others >= s.adm.Capacity {
+		if len(rm.members) == 0 {
+			delete(h.rooms, s.adm.RoomID)
+		}
+		return nil, nil, errRoomFull
+	}
+	rm.members[s.adm.ParticipantID] = s
+	for id, m := range rm.members {
+		if id != s.adm.ParticipantID {
+			peers = append(peers, m)
+		}
+	}
+	sort.Slice(peers, func(i, j int) bool { return peers[i].adm.ParticipantID < peers[j].adm.ParticipantID })
+	return peers, replaced, nil
+}
+
+// markCall reports whether this is the first time the room has two members.
+func (h *Hub) markCall(roomID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rm := h.rooms[roomID]
+	if rm == nil || rm.callSeen || len(rm.members) < 2 {
+		return false
+	}
+	rm.callSeen = true
+	return true
+}
+
+// detach removes s from its room if it is still the participant's current
+// session, and returns the members left to tell.
+func (h *Hub) detach(s *session) (peers []*session, wasCurrent bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rm := h.rooms[s.adm.RoomID]
+	if rm == nil || rm.members[s.adm.ParticipantID] != s {
+		return nil, false
+	}
+	delete(rm.members, s.adm.ParticipantID)
+	if len(rm.members) == 0 {
+		delete(h.rooms, s.adm.RoomID)
+	}
+	for _, m := range rm.members {
+		peers = append(peers, m)
+	}
+	return peers, true
+}
+
+// member returns the current session of a participant in a room.
+func (h *Hub) member(roomID, participantID string) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if rm := h.rooms[roomID]; rm != nil {
+		return rm.members[participantID]
+	}
+	return nil
+}

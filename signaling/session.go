@@ -1,0 +1,362 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/konsil/konsil/protocol"
+)
+
+var (
+	errRoomFull     = errors.New("room full")
+	errShuttingDown = errors.New("server shutting down")
+)
+
+const writeWait = 10 * time.Second
+
+// outgoing is one queued frame: a message, or a close frame when close is set.
+type outgoing struct {
+	data      []byte
+	close     bool
+	closeCode int
+}
+
+// session is one participant's WebSocket. Its reader goroutine (run) and
+// writer goroutine (write) own the connection; others reach it only through
+// the send queue, which never blocks them.
+type session struct {
+	hub  *Hub
+	conn *websocket.Conn
+	adm  Admission
+
+	send chan outgoing
+	done chan struct{}
+
+	closeOnce sync.Once
+	// closeReason is written once under closeOnce; the reader goroutine
+	// reads it only after its own closeWith call has returned.
+	closeReason string
+	// expiry closes the session when the room's window ends.
+	expiry *time.Timer
+}
+
+func newSession(h *Hub, conn *websocket.Conn) *session {
+	return &session{
+		hub:  h,
+		conn: conn,
+		send: make(chan outgoing, h.limits.SendQueue),
+		done: make(chan struct{}),
+	}
+}
+
+// run authenticates the session, serves it, and cleans up when it ends.
+func (s *session) run(ctx context.Context) {
+	h := s.hub
+	s.conn.SetReadLimit(protocol.MaxMessageBytes)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.write()
+	}()
+	defer func() {
+		s.closeWith(websocket.CloseNormalClosure, "", false)
+		if s.expiry != nil {
+			s.expiry.Stop()
+		}
+		<-writerDone
+		s.conn.Close()
+	}()
+
+	if err := s.hello(ctx); err != nil {
+		return
+	}
+	h.cfg.Metrics.Sessions.Inc()
+	defer h.cfg.Metrics.Sessions.Dec()
+	defer s.leave()
+
+	s.readLoop()
+}
+
+// hello waits for the hello message, admits the session and welcomes it.
+func (s *session) hello(ctx context.Context) error {
+	h := s.hub
+	// Network deadlines use the real clock; cfg.Now is for room windows.
+	s.conn.SetReadDeadline(time.Now().Add(h.limits.HelloTimeout))
+	_, raw, err := s.conn.ReadMessage()
+	if err != nil {
+		s.refuseRead(err)
+		return err
+	}
+	m, err := protocol.Decode(raw)
+	if err != nil {
+		s.fail(protocol.CodeFor(err), err.Error())
+		return err
+	}
+	if m.Type != protocol.TypeHello {
+		s.fail(protocol.CodeHelloExpected, "the first message must be hello")
+		return errors.New("no hello")
+	}
+	h.cfg.Metrics.message(m.Type)
+	adm, err := h.cfg.Admit(ctx, m.Token)
+	if err != nil {
+		code, msg := admitCode(err)
+		s.fail(code, msg)
+		return err
+	}
+	s.adm = adm
+	peers, replaced, err := h.attach(s)
+	if err != nil {
+		if errors.Is(err, errRoomFull) {
+			s.fail(protocol.CodeRoomFull, "the room is full")
+		} else {
+			s.fail(protocol.CodeServerShutdown, "the server is shutting down")
+		}
+		return err
+	}
+	if replaced != nil {
+		// The old session is no longer the participant's current one, so
+		// its end is not announced as peer-left.
+		replaced.fail(protocol.CodeReplaced, "this participant connected again elsewhere")
+	}
+	end := adm.WindowEnd
+	welcome := protocol.Message{
+		Type: protocol.TypeWelcome, V: protocol.Version,
+		Self:   &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role},
+		Peers:  make([]protocol.Peer, 0, len(peers)),
+		RoomID: adm.RoomID, Mode: adm.Mode, WindowEndsAt: &end,
+	}
+	joined := protocol.Message{Type: protocol.TypePeerJoined,
+		Peer: &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role, Reconnect: replaced != nil}}
+	for _, p := range peers {
+		welcome.Peers = append(welcome.Peers, protocol.Peer{ID: p.adm.ParticipantID, Role: p.adm.Role})
+		p.deliver(joined)
+	}
+	s.deliver(welcome)
+	s.expiry = time.AfterFunc(adm.WindowEnd.Sub(h.cfg.Now()), func() {
+		s.closeWith(websocket.CloseNormalClosure, protocol.CodeRoomClosed, true)
+	})
+	h.log.Info("participant connected", "room", adm.RoomID, "participant", adm.ParticipantID, "reconnect", replaced != nil)
+	if len(peers) > 0 && h.markCall(adm.RoomID) {
+		h.cfg.OnCall(adm.RoomID)
+	}
+	return nil
+}
+
+func admitCode(err error) (code, message string) {
+	switch {
+	case errors.Is(err, ErrRoomClosed):
+		return protocol.CodeRoomClosed, "the room's window has ended or the room was deleted"
+	case errors.Is(err, ErrRoomNotOpen):
+		return protocol.CodeUnauthorized, "the room is not open yet"
+	default:
+		return protocol.CodeUnauthorized, "the session token is invalid or expired; join again"
+	}
+}
+
+// readLoop reads messages until the connection ends, dispatching each.
+func (s *session) readLoop() {
+	h := s.hub
+	lim := rate.NewLimiter(rate.Limit(h.limits.Rate), h.limits.Burst)
+	violations := 0
+	idle := 3 * h.limits.PingInterval
+	s.conn.SetReadDeadline(time.Now().Add(idle))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(idle))
+	})
+	for {
+		_, raw, err := s.conn.ReadMessage()
+		if err != nil {
+			s.refuseRead(err)
+			return
+		}
+		s.conn.SetReadDeadline(time.Now().Add(idle))
+		if !lim.Allow() {
+			violations++
+			h.cfg.Metrics.Errors.WithLabelValues(protocol.CodeRateLimited).Inc()
+			if violations > h.limits.MaxViolations {
+				s.closeWith(websocket.ClosePolicyViolation, protocol.CodeRateLimited, false)
+				return
+			}
+			if violations == 1 || violations%10 == 0 {
+				s.deliverError(protocol.CodeRateLimited, "too many messages; slow down")
+			}
+			continue
+		}
+		m, err := protocol.Decode(raw)
+		if err != nil {
+			code := protocol.CodeFor(err)
+			h.cfg.Metrics.Errors.WithLabelValues(code).Inc()
+			s.deliverError(code, err.Error())
+			continue
+		}
+		h.cfg.Metrics.message(m.Type)
+		if done := s.dispatch(m); done {
+			return
+		}
+	}
+}
+
+// dispatch handles one valid message and reports whether the session ends.
+func (s *session) dispatch(m protocol.Message) bool {
+	switch m.Type {
+	case protocol.TypeOffer, protocol.TypeAnswer, protocol.TypeCandidate, protocol.TypeMeta:
+		s.relay(m)
+	case protocol.TypePing:
+		s.deliver(protocol.Message{Type: protocol.TypePong})
+	case protocol.TypeBye:
+		s.closeWith(websocket.CloseNormalClosure, "bye", false)
+		return true
+	case protocol.TypeHello:
+		s.deliverError(protocol.CodeInvalid, "hello was already received")
+	}
+	return false
+}
+
+// relay forwards a message to the peer it names, stamped with the sender.
+func (s *session) relay(m protocol.Message) {
+	if m.To == s.adm.ParticipantID {
+		s.deliverError(protocol.CodeUnknownPeer, "a message cannot be sent to oneself")
+		return
+	}
+	peer := s.hub.member(s.adm.RoomID, m.To)
+	if peer == nil {
+		s.deliverError(protocol.CodeUnknownPeer, "that peer is not connected")
+		return
+	}
+	out := protocol.Message{Type: m.Type, From: s.adm.ParticipantID,
+		SDP: m.SDP, Candidate: m.Candidate, Data: m.Data}
+	peer.deliver(out)
+}
+
+// leave removes the session from its room and tells the others.
+func (s *session) leave() {
+	peers, current := s.hub.detach(s)
+	if !current {
+		return
+	}
+	reason := s.closeReason
+	if reason == "" {
+		reason = "disconnected"
+	}
+	left := protocol.Message{Type: protocol.TypePeerLeft,
+		Peer: &protocol.Peer{ID: s.adm.ParticipantID, Role: s.adm.Role}, Reason: reason}
+	for _, p := range peers {
+		p.deliver(left)
+	}
+	s.hub.log.Info("participant disconnected", "room", s.adm.RoomID, "participant", s.adm.ParticipantID)
+}
+
+// refuseRead answers a failed read: an oversized message gets a close
+// naming the limit (gorilla has already sent 1009), anything else just ends.
+func (s *session) refuseRead(err error) {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		s.hub.cfg.Metrics.Errors.WithLabelValues(protocol.CodeTooLarge).Inc()
+		s.closeWith(websocket.CloseMessageTooBig, protocol.CodeTooLarge, false)
+		return
+	}
+	s.closeWith(websocket.CloseNormalClosure, "", false)
+}
+
+// deliver queues a message without ever blocking; a full queue means the
+// client is not reading, and it is closed instead of slowing the sender.
+func (s *session) deliver(m protocol.Message) {
+	data, err := json.Marshal(m)
+	if err != nil {
+		s.hub.log.Error("encode signaling message", "type", m.Type, "err", err)
+		return
+	}
+	select {
+	case <-s.done:
+	case s.send <- outgoing{data: data}:
+	default:
+		s.hub.cfg.Metrics.Errors.WithLabelValues(protocol.CodeSlowConsumer).Inc()
+		s.closeWith(websocket.ClosePolicyViolation, protocol.CodeSlowConsumer, false)
+	}
+}
+
+func (s *session) deliverError(code, message string) {
+	s.hub.cfg.Metrics.Errors.WithLabelValues(code).Inc()
+	s.deliver(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{Code: code, Message: message}})
+}
+
+// fail sends an error message and then closes with the code as reason.
+func (s *session) fail(code, message string) {
+	s.deliverError(code, message)
+	s.closeWith(websocket.ClosePolicyViolation, code, false)
+}
+
+// closeWith ends the session once: the writer sends what is queued, then a
+// close frame with reason, and stops. With announce, a closing message
+// precedes the close frame.
+func (s *session) closeWith(closeCode int, reason string, announce bool) {
+	s.closeOnce.Do(func() {
+		s.closeReason = reason
+		if announce {
+			s.deliver(protocol.Message{Type: protocol.TypeClosing, Reason: reason})
+		}
+		// The close frame goes through the queue behind earlier messages, so
+		// an error message reaches the client before the close. If the
+		// queue is full, the writer closes the socket without it.
+		select {
+		case s.send <- outgoing{close: true, closeCode: closeCode, data: []byte(reason)}:
+		default:
+		}
+		close(s.done)
+	})
+}
+
+// write sends queued messages and pings, closes the session at the end of
+// the room's window, and returns after sending the close frame.
+func (s *session) write() {
+	h := s.hub
+	ping := time.NewTicker(h.limits.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case out := <-s.send:
+			if !s.writeFrame(out) || out.close {
+				s.conn.Close()
+				return
+			}
+		case <-s.done:
+			s.drain()
+			s.conn.Close()
+			return
+		case <-ping.C:
+			s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := s.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				s.closeWith(websocket.CloseNormalClosure, "", false)
+			}
+		}
+	}
+}
+
+// drain writes what was queued before the close, ending with the close frame.
+func (s *session) drain() {
+	for {
+		select {
+		case out := <-s.send:
+			if !s.writeFrame(out) || out.close {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (s *session) writeFrame(out outgoing) bool {
+	deadline := time.Now().Add(writeWait)
+	if out.close {
+		msg := websocket.FormatCloseMessage(out.closeCode, string(out.data))
+		return s.conn.WriteControl(websocket.CloseMessage, msg, deadline) == nil
+	}
+	s.conn.SetWriteDeadline(deadline)
+	return s.conn.WriteMessage(websocket.TextMessage, out.data) == nil
+}
