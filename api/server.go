@@ -165,6 +165,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 // decode reads a JSON body of at most MaxBodyBytes into v, refusing
 // unknown fields and trailing data with errors that name the problem.
 func decode(c *gin.Context, v any) error {
+	if c.Request.ContentLength > MaxBodyBytes {
+		return newError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body exceeds %d bytes", MaxBodyBytes)
+	}
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
