@@ -241,6 +241,7 @@ func (h *Hub) attach(s *session) (peers []*session, replaced *session, err error
 	if rm == nil {
 		rm = &room{members: map[string]*session{}}
 		h.rooms[s.adm.RoomID] = rm
+		h.cfg.Metrics.Rooms.Set(float64(len(h.rooms)))
 	}
 	replaced = rm.members[s.adm.ParticipantID]
 	others := len(rm.members)
@@ -250,6 +251,7 @@ func (h *Hub) attach(s *session) (peers []*session, replaced *session, err error
 	if others >= s.adm.Capacity {
 		if len(rm.members) == 0 {
 			delete(h.rooms, s.adm.RoomID)
+			h.cfg.Metrics.Rooms.Set(float64(len(h.rooms)))
 		}
 		return nil, nil, errRoomFull
 	}
@@ -287,6 +289,7 @@ func (h *Hub) detach(s *session) (peers []*session, wasCurrent bool) {
 	delete(rm.members, s.adm.ParticipantID)
 	if len(rm.members) == 0 {
 		delete(h.rooms, s.adm.RoomID)
+		h.cfg.Metrics.Rooms.Set(float64(len(h.rooms)))
 	}
 	for _, m := range rm.members {
 		peers = append(peers, m)

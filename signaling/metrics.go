@@ -6,6 +6,7 @@ import (
 
 // Metrics of the signaling hub.
 type Metrics struct {
+	Rooms    prometheus.Gauge
 	Sessions prometheus.Gauge
 	Messages *prometheus.CounterVec
 	Errors   *prometheus.CounterVec
@@ -15,6 +16,10 @@ type Metrics struct {
 // is not nil.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		Rooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "konsil_signaling_rooms",
+			Help: "Rooms with at least one live session on this node.",
+		}),
 		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "konsil_signaling_sessions",
 			Help: "Live signaling sessions on this node.",
@@ -29,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"code"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Sessions, m.Messages, m.Errors)
+		reg.MustRegister(m.Rooms, m.Sessions, m.Messages, m.Errors)
 	}
 	return m
 }
