@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -45,6 +46,9 @@ type Config struct {
 	// Web serves the browser app; nil serves nothing at /.
 	Web          http.Handler
 	JoinFailures FailureLimits
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client; empty trusts no header.
+	TrustedProxies []string
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
 }
@@ -59,7 +63,7 @@ type Server struct {
 }
 
 // New builds the router.
-func New(cfg Config) *Server {
+func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -77,9 +81,12 @@ func New(cfg Config) *Server {
 		cfg: cfg, svc: cfg.Service, engine: gin.New(), log: cfg.Logger,
 		failures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
 	}
-	// Client addresses come from the connection only: trusting
-	// X-Forwarded-For from anyone would let a guesser pick its own address.
-	_ = s.engine.SetTrustedProxies(nil)
+	// Client addresses come from the connection unless it is a configured
+	// proxy: trusting X-Forwarded-For from anyone would let a guesser pick
+	// a fresh address for every attempt.
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	s.engine.Use(s.recoverer(), securityHeaders())
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) { s.fail(c, newError(http.StatusNotFound, CodeNotFound, "no such endpoint")) })
@@ -87,7 +94,7 @@ func New(cfg Config) *Server {
 		s.fail(c, newError(http.StatusMethodNotAllowed, CodeInvalidRequest, "method not allowed"))
 	})
 	s.routes()
-	return s
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.

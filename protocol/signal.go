@@ -69,6 +69,7 @@ var (
 	ErrMalformed   = errors.New("malformed message")
 	ErrUnknownType = errors.New("unknown message type")
 	ErrInvalid     = errors.New("invalid message")
+	ErrVersion     = errors.New("unsupported protocol version")
 )
 
 // Peer is one participant as other participants see it.
@@ -150,7 +151,7 @@ func (m *Message) validateFromClient() error {
 	switch m.Type {
 	case TypeHello:
 		if m.V != Version {
-			return invalid("hello: v must be %d", Version)
+			return fmt.Errorf("%w: %d (this server speaks %d)", ErrVersion, m.V, Version)
 		}
 		return checkLen("token", m.Token, 1, maxTokenBytes)
 	case TypeOffer, TypeAnswer:
@@ -165,8 +166,19 @@ func (m *Message) validateFromClient() error {
 		if m.Candidate == nil {
 			return invalid("candidate: field candidate is required")
 		}
+		c := m.Candidate
+		if c.SDPMid != nil {
+			if err := checkLen("candidate.sdpMid", *c.SDPMid, 0, maxIDBytes); err != nil {
+				return err
+			}
+		}
+		if c.UsernameFragment != nil {
+			if err := checkLen("candidate.usernameFragment", *c.UsernameFragment, 0, maxIDBytes*4); err != nil {
+				return err
+			}
+		}
 		// An empty candidate string is the end-of-candidates marker.
-		return checkLen("candidate.candidate", m.Candidate.Candidate, 0, maxCandidateBytes)
+		return checkLen("candidate.candidate", c.Candidate, 0, maxCandidateBytes)
 	case TypeMeta:
 		if err := checkLen("to", m.To, 1, maxIDBytes); err != nil {
 			return err
@@ -209,6 +221,8 @@ func CodeFor(err error) string {
 		return CodeMalformed
 	case errors.Is(err, ErrUnknownType):
 		return CodeUnknownType
+	case errors.Is(err, ErrVersion):
+		return CodeVersion
 	default:
 		return CodeInvalid
 	}

@@ -41,9 +41,11 @@ type Config struct {
 	// SessionTTL is how long a session token may be used to connect.
 	SessionTTL   time.Duration
 	JoinFailures api.FailureLimits
-	Signaling    signaling.Limits
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	Signaling      signaling.Limits
+	Now            func() time.Time
+	Logger         *slog.Logger
 	// Store replaces the bbolt store (tests, Redis); DataDir is then unused.
 	Store store.Store
 }
@@ -123,15 +125,18 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.svc, s.hub, s.Bootstrap = svc, hub, boot
-	s.handler = api.New(api.Config{
+	s.handler, err = api.New(api.Config{
 		Service: svc, Hub: hub, Now: cfg.Now, Logger: cfg.Logger, Registry: reg,
 		ICEServers: cfg.ICEServers, PublicURL: cfg.PublicURL, Web: web.Handler(),
-		JoinFailures: cfg.JoinFailures,
+		JoinFailures: cfg.JoinFailures, TrustedProxies: cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.ListAPIKeys(ctx, "")
 			return err
 		},
 	})
+	if err != nil {
+		return err
+	}
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -44,6 +46,9 @@ type session struct {
 	closeReason string
 	// expiry closes the session when the room's window ends.
 	expiry *time.Timer
+	// dropQueue tells the writer not to flush the queue of a client that
+	// stopped reading.
+	dropQueue atomic.Bool
 }
 
 func newSession(h *Hub, conn *websocket.Conn) *session {
@@ -90,6 +95,11 @@ func (s *session) hello(ctx context.Context) error {
 	s.conn.SetReadDeadline(time.Now().Add(h.limits.HelloTimeout))
 	_, raw, err := s.conn.ReadMessage()
 	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			s.fail(protocol.CodeHelloExpected, "no hello within "+h.limits.HelloTimeout.String())
+			return err
+		}
 		s.refuseRead(err)
 		return err
 	}
@@ -293,22 +303,48 @@ func (s *session) fail(code, message string) {
 
 // closeWith ends the session once: the writer sends what is queued, then a
 // close frame with reason, and stops. With announce, a closing message
-// precedes the close frame.
+// precedes the close frame. It never blocks: when the queue is full (a
+// client that does not read), the close frame is written directly and the
+// queue is dropped.
 func (s *session) closeWith(closeCode int, reason string, announce bool) {
 	s.closeOnce.Do(func() {
 		s.closeReason = reason
+		queued := true
 		if announce {
-			s.deliver(protocol.Message{Type: protocol.TypeClosing, Reason: reason})
+			queued = s.enqueue(protocol.Message{Type: protocol.TypeClosing, Reason: reason})
 		}
-		// The close frame goes through the queue behind earlier messages, so
-		// an error message reaches the client before the close. If the
-		// queue is full, the writer closes the socket without it.
-		select {
-		case s.send <- outgoing{close: true, closeCode: closeCode, data: []byte(reason)}:
-		default:
+		if queued {
+			select {
+			case s.send <- outgoing{close: true, closeCode: closeCode, data: []byte(reason)}:
+			default:
+				queued = false
+			}
+		}
+		if !queued {
+			s.dropQueue.Store(true)
+			// WriteControl may run concurrently with the writer.
+			msg := websocket.FormatCloseMessage(closeCode, reason)
+			s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(100*time.Millisecond))
+			// Closing the socket unblocks a writer stuck on a full TCP
+			// buffer and the reader, so the session ends now.
+			s.conn.Close()
 		}
 		close(s.done)
 	})
+}
+
+// enqueue queues m without blocking and reports whether it fit.
+func (s *session) enqueue(m protocol.Message) bool {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return false
+	}
+	select {
+	case s.send <- outgoing{data: data}:
+		return true
+	default:
+		return false
+	}
 }
 
 // write sends queued messages and pings, closes the session at the end of
@@ -325,7 +361,9 @@ func (s *session) write() {
 				return
 			}
 		case <-s.done:
-			s.drain()
+			if !s.dropQueue.Load() {
+				s.drain()
+			}
 			s.conn.Close()
 			return
 		case <-ping.C:

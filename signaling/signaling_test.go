@@ -326,3 +326,54 @@ func TestRoomDeletionAndWindowEndCloseSessions(t *testing.T) {
 	}
 	c.expectClose(websocket.CloseNormalClosure, protocol.CodeRoomClosed)
 }
+
+// A client that stops reading is closed once its queue fills; the sender is
+// never held up, and deleting the room does not wait for the stuck client.
+func TestSlowConsumerIsClosedNotWaitedFor(t *testing.T) {
+	s := testutil.StartServer(t, func(c *server.Config) {
+		c.Signaling = signaling.Limits{Rate: 1e6, Burst: 1e6, SendQueue: 8}
+	})
+	room := s.CreateRoom(t, 2, "host", "guest")
+	stuck, _ := connect(t, s, room.Participants[0].Token) // never reads again
+	sender, _ := connect(t, s, room.Participants[1].Token)
+	data := strings.Repeat("A", 8000)
+	deadline := time.Now().Add(20 * time.Second)
+	var left protocol.Message
+	for left.Type == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck client was never closed")
+		}
+		sender.send(protocol.Message{Type: protocol.TypeMeta, To: room.Participants[0].ID, Data: data})
+		sender.send(protocol.Message{Type: protocol.TypePing})
+		for {
+			m, err := sender.next()
+			if err != nil {
+				t.Fatalf("sender: %v", err)
+			}
+			if m.Type == protocol.TypePeerLeft {
+				left = m
+			}
+			if m.Type == protocol.TypePong {
+				break
+			}
+		}
+	}
+	if left.Reason != protocol.CodeSlowConsumer {
+		t.Errorf("peer-left reason %q", left.Reason)
+	}
+	_ = stuck
+	sender.alive()
+	if code := s.Do(t, "DELETE", "/api/v1/rooms/"+room.ID, s.TenantKey, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+}
+
+func TestHelloTimeout(t *testing.T) {
+	s := testutil.StartServer(t, func(c *server.Config) {
+		c.Signaling = signaling.Limits{HelloTimeout: 200 * time.Millisecond}
+	})
+	room := s.CreateRoom(t, 2, "host", "guest")
+	c := dial(t, join(t, s, room.Participants[0].Token))
+	c.expectError(protocol.CodeHelloExpected)
+	c.expectClose(websocket.ClosePolicyViolation, protocol.CodeHelloExpected)
+}

@@ -52,6 +52,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	data := f.String("data", "./data", "directory of the embedded store")
 	public := f.String("public-url", "", "public base URL of links, e.g. https://video.example.org (default: the request's host)")
 	stun := f.String("stun-urls", "", "comma-separated STUN/TURN URLs handed to clients, e.g. stun:stun.example.org:3478")
+	proxies := f.String("trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	logLevel := f.String("log-level", "info", "log level: debug, info, warn, error")
 	retention := f.Duration("retention", 48*time.Hour, "how long room metadata is kept after its window ends")
 	sessionTTL := f.Duration("session-ttl", 10*time.Minute, "how long a session token from /join may be used to connect")
@@ -69,6 +70,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *data, PublicURL: *public, ICEServers: iceServers(*stun),
 		Retention: *retention, SessionTTL: *sessionTTL, Logger: log,
+		TrustedProxies: splitList(*proxies),
 	})
 	if err != nil {
 		return err
@@ -111,13 +113,18 @@ Create a room:  konsil rooms create --api-key %s
 	return <-errc
 }
 
-func iceServers(list string) []protocol.ICEServer {
-	var urls []string
+func splitList(list string) []string {
+	var out []string
 	for _, u := range strings.Split(list, ",") {
 		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
+			out = append(out, u)
 		}
 	}
+	return out
+}
+
+func iceServers(list string) []protocol.ICEServer {
+	urls := splitList(list)
 	if len(urls) == 0 {
 		return nil
 	}
