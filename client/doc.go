@@ -1,0 +1,10 @@
+// Package client is the Go client SDK for Konsil: it joins a room over the
+// REST API (Join), speaks the signaling protocol over WebSocket (Signal) and
+// runs a peer-to-peer consultation on one pion PeerConnection (Call).
+//
+// It is what tests, the load harness and other Go programs use to act as a
+// participant. It imports only protocol, pion and gorilla/websocket, never
+// server code, so it sees the server exactly as a browser does. Media and
+// chat leave it as given: end-to-end encryption is the business of
+// client/e2ee, layered on top by the caller.
+package client
