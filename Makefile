@@ -27,7 +27,7 @@ fuzz:
 	$(GO) test ./access -run '^$$' -fuzz FuzzValidateRoom -fuzztime $(FUZZTIME)
 
 bench:
-	$(GO) test ./client -run '^$$' -bench . -benchtime 50x
+	$(GO) test ./e2e -run '^$$' -bench P2PJoin -benchtime 50x
 
 clean:
 	rm -rf bin
