@@ -159,8 +159,12 @@ func printRoom(w io.Writer, r protocol.Room) error {
 		return err
 	}
 	k := base64.RawURLEncoding.EncodeToString(secret)
+	loc := time.Local
+	if l, err := time.LoadLocation(r.Window.TimeZone); err == nil && r.Window.TimeZone != "" {
+		loc = l
+	}
 	fmt.Fprintf(w, "Room %s (%s, up to %d at once)\nValid %s to %s\n\n", r.ID, r.Mode, r.Capacity,
-		r.Window.StartsAt.Local().Format(time.RFC3339), r.Window.EndsAt.Local().Format(time.RFC3339))
+		r.Window.StartsAt.In(loc).Format(time.RFC3339), r.Window.EndsAt.In(loc).Format(time.RFC3339))
 	for _, p := range r.Participants {
 		fmt.Fprintf(w, "%-5s  code %s\n       %s#k=%s\n", p.Role, p.Code, p.Link, k)
 	}
