@@ -287,3 +287,20 @@ func TestHealthMetricsAndHeaders(t *testing.T) {
 		t.Errorf("Referrer-Policy %q", h)
 	}
 }
+
+// Room metadata is deleted once the retention period after its window has
+// passed, and not before.
+func TestRetentionDeletesOldRooms(t *testing.T) {
+	s := testutil.StartServer(t)
+	room := s.CreateRoom(t, 2, "host", "guest")
+	s.Clock.Set(room.Window.EndsAt.Add(47 * time.Hour))
+	if n, err := s.Service().Prune(t.Context(), 48*time.Hour); err != nil || n != 0 {
+		t.Fatalf("prune inside retention: %d %v", n, err)
+	}
+	s.Clock.Set(room.Window.EndsAt.Add(49 * time.Hour))
+	if n, err := s.Service().Prune(t.Context(), 48*time.Hour); err != nil || n != 1 {
+		t.Fatalf("prune after retention: %d %v", n, err)
+	}
+	errCode(t, s, "GET", "/api/v1/rooms/"+room.ID, s.TenantKey, nil, 404)
+	errCode(t, s, "POST", "/api/v1/join", "", protocol.JoinRequest{Token: room.Participants[0].Token}, 404)
+}
