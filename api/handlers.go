@@ -118,17 +118,20 @@ func (s *Server) join(c *gin.Context) {
 		SessionToken: g.token, ExpiresAt: g.expires.UTC(),
 		RoomID: g.room.ID, ParticipantID: g.participant.ID, Role: g.participant.Role,
 		Mode: g.room.Mode, Capacity: g.room.Capacity,
-		ICEServers:   s.iceServers(),
+		ICEServers:   s.iceServers(g.participant.ID, g.room.EndsAt),
 		WebSocketURL: s.wsURL(c),
 		WindowEndsAt: g.room.EndsAt.UTC(),
 	})
 }
 
-func (s *Server) iceServers() []protocol.ICEServer {
+func (s *Server) iceServers(participant string, until time.Time) []protocol.ICEServer {
 	if s.cfg.ICEServers == nil {
 		return []protocol.ICEServer{}
 	}
-	return s.cfg.ICEServers
+	if list := s.cfg.ICEServers(participant, until); list != nil {
+		return list
+	}
+	return []protocol.ICEServer{}
 }
 
 func (s *Server) wsURL(c *gin.Context) string {

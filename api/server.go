@@ -39,8 +39,10 @@ type Config struct {
 	// Registry collects the metrics served on /metrics.
 	Registry *prometheus.Registry
 	Metrics  *Metrics
-	// ICEServers are handed to joining clients.
-	ICEServers []protocol.ICEServer
+	// ICEServers returns the STUN and TURN servers handed to a joining
+	// participant, with credentials valid until the given instant (the end
+	// of the room's window). Nil hands out none.
+	ICEServers func(participantID string, until time.Time) []protocol.ICEServer
 	// PublicURL, when set, is the base of the WebSocket URL handed out.
 	PublicURL string
 	// Web serves the browser app; nil serves nothing at /.

@@ -127,7 +127,8 @@ func (s *Server) build(ctx context.Context) error {
 	s.svc, s.hub, s.Bootstrap = svc, hub, boot
 	s.handler, err = api.New(api.Config{
 		Service: svc, Hub: hub, Now: cfg.Now, Logger: cfg.Logger, Registry: reg,
-		ICEServers: cfg.ICEServers, PublicURL: cfg.PublicURL, Web: web.Handler(),
+		ICEServers: func(string, time.Time) []protocol.ICEServer { return cfg.ICEServers },
+		PublicURL:  cfg.PublicURL, Web: web.Handler(),
 		JoinFailures: cfg.JoinFailures, TrustedProxies: cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.ListAPIKeys(ctx, "")
