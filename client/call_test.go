@@ -17,6 +17,11 @@ import (
 	"github.com/konsil/konsil/protocol"
 )
 
+// These tests need a server that misbehaves (see fakeServer): a lost
+// offer, a silently dropped session, a refusal after a granted join.
+// Everything else a Call does is tested against the real server, with real
+// peers, in package e2e (e2e/p2p_test.go, e2e/call_test.go).
+
 // party is one SDK participant in a test, with what it received.
 type party struct {
 	*Call
@@ -191,50 +196,10 @@ func newSynthetic(t *testing.T) *synthetic {
 
 func (s *synthetic) close() { close(s.stop); s.wg.Wait() }
 
-func TestCallMediaChatMetaAndLeave(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	fs := newFakeServer()
-	defer fs.close()
-	media := newSynthetic(t)
-	defer media.close()
-
-	host := dialParty(t, fs, "host-link", media.audio)
-	defer host.Close()
-	guest := dialParty(t, fs, "guest-link", media.video)
-	defer guest.Close()
-
-	if host.Self() != "p-host" || guest.Peer() != "p-host" {
-		t.Errorf("ids: host self %q, guest's peer %q", host.Self(), guest.Peer())
-	}
-	if e := host.waitEvent(t, EventPeerJoined); e.Peer.ID != "p-guest" || e.Peer.Reconnect {
-		t.Errorf("peer-joined = %+v", e)
-	}
-	host.waitConnected(t)
-	guest.waitConnected(t)
-	host.receives(t, "video")
-	guest.receives(t, "audio")
-	host.chatsWith(t, guest, "Guten Tag")
-	guest.chatsWith(t, host, "Hallo")
-
-	if err := guest.SendMeta("fingerprint-hmac"); err != nil {
-		t.Fatal(err)
-	}
-	if e := host.waitEvent(t, EventMeta); e.Data != "fingerprint-hmac" || e.Peer.ID != "p-guest" {
-		t.Errorf("meta = %+v", e)
-	}
-
-	if err := guest.Close(); err != nil {
-		t.Errorf("guest Close: %v", err)
-	}
-	if e := host.waitEvent(t, EventPeerLeft); e.Reason != "bye" {
-		t.Errorf("peer-left = %+v", e)
-	}
-	if err := guest.SendChat([]byte("x")); err == nil {
-		t.Error("SendChat after Close succeeded")
-	}
-}
-
-func TestCallReconnectRestartsICE(t *testing.T) {
+// The guest's signaling dies without a word (a network failure) while
+// media goes on; it notices, reconnects, and ICE restarts over the new
+// session on the same PeerConnection.
+func TestCallSignalLostThenReconnect(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	fs := newFakeServer()
 	defer fs.close()
@@ -248,13 +213,14 @@ func TestCallReconnectRestartsICE(t *testing.T) {
 	guest.waitConnected(t)
 	pc := guest.PeerConnection()
 
-	// The guest's signaling dies; media goes on meanwhile.
 	ufrag := remoteUfrag(host.Call)
 	fs.drop("p-guest")
 	if e := guest.waitEvent(t, EventSignalLost); e.Err == nil {
 		t.Error("signal-lost without a reason")
 	}
 	host.waitEvent(t, EventPeerLeft)
+	host.drainRTP()
+	host.receives(t, "video") // the call goes on without signaling
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -268,97 +234,13 @@ func TestCallReconnectRestartsICE(t *testing.T) {
 	guest.chatsWith(t, host, "wieder da")
 	host.drainRTP()
 	host.receives(t, "video")
-
-	// Reconnect while the old session still runs: the server replaces it.
-	ufrag = remoteUfrag(host.Call)
-	if err := guest.Reconnect(ctx); err != nil {
-		t.Fatalf("second Reconnect: %v", err)
-	}
-	if e := host.waitEvent(t, EventPeerJoined); !e.Peer.Reconnect {
-		t.Errorf("peer-joined after replacement = %+v, want reconnect", e)
-	}
-	eventually(t, "second ICE restart", func() bool { return remoteUfrag(host.Call) != ufrag })
-	host.chatsWith(t, guest, "noch da?")
 	if guest.PeerConnection() != pc {
 		t.Error("Reconnect replaced the PeerConnection")
 	}
-	for len(guest.Events()) > 0 {
-		if e := <-guest.Events(); e.Type == EventSignalLost {
-			t.Errorf("the replaced session was reported lost: %v", e.Err)
-		}
-	}
 }
 
-func TestCallPeerComesBackWithNewPeerConnection(t *testing.T) {
-	// The offerer ("p-guest") and the answerer ("p-host") reload in turn.
-	for _, reloads := range []string{"guest-link", "host-link"} {
-		t.Run(reloads, func(t *testing.T) {
-			defer goleak.VerifyNone(t)
-			fs := newFakeServer()
-			defer fs.close()
-			media := newSynthetic(t)
-			defer media.close()
-			tracks := map[string]webrtc.TrackLocal{"host-link": media.audio, "guest-link": media.video}
-			kinds := map[string]string{"host-link": "audio", "guest-link": "video"}
-			stays := map[string]string{"host-link": "guest-link", "guest-link": "host-link"}[reloads]
-
-			stayer := dialParty(t, fs, stays, tracks[stays])
-			defer stayer.Close()
-			leaver := dialParty(t, fs, reloads, tracks[reloads])
-			stayer.waitConnected(t)
-			leaver.waitConnected(t)
-			leaver.Close()
-			stayer.waitEvent(t, EventPeerLeft)
-
-			// A reloaded tab: same participant, new PeerConnection.
-			back := dialParty(t, fs, reloads, tracks[reloads])
-			defer back.Close()
-			stayer.waitEvent(t, EventPeerConnectionReplaced)
-			stayer.waitConnected(t)
-			back.waitConnected(t)
-			back.chatsWith(t, stayer, "neu geladen")
-			stayer.chatsWith(t, back, "willkommen")
-			stayer.drainRTP()
-			stayer.receives(t, kinds[reloads])
-			back.receives(t, kinds[stays])
-		})
-	}
-}
-
-func TestCallBothReconnectAtOnce(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	fs := newFakeServer()
-	defer fs.close()
-	host := dialParty(t, fs, "host-link")
-	defer host.Close()
-	guest := dialParty(t, fs, "guest-link")
-	defer guest.Close()
-	host.waitConnected(t)
-	guest.waitConnected(t)
-	hostUfrag, guestUfrag := remoteUfrag(host.Call), remoteUfrag(guest.Call)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, p := range []*party{host, guest} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Reconnect(ctx); err != nil {
-				t.Errorf("Reconnect: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	eventually(t, "both stable with new credentials", func() bool {
-		return stable(host) && stable(guest) &&
-			remoteUfrag(host.Call) != hostUfrag && remoteUfrag(guest.Call) != guestUfrag
-	})
-	host.waitConnected(t)
-	guest.chatsWith(t, host, "beide neu")
-	host.chatsWith(t, guest, "ok")
-}
-
+// The offerer's ICE restart offer is lost on its way; when the answerer
+// reappears, the offerer sends it again rather than waiting for good.
 func TestCallLostOfferIsRepeated(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	fs := newFakeServer()
@@ -396,22 +278,18 @@ func stable(p *party) bool {
 	return p.PeerConnection().SignalingState() == webrtc.SignalingStateStable
 }
 
-func TestDialRefused(t *testing.T) {
+// The join is granted but signaling refuses: the real server does so only
+// when two joins race for the last place.
+func TestDialRefusedAtSignaling(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	fs := newFakeServer()
 	defer fs.close()
 	fs.refuse["guest-link"] = protocol.CodeRoomFull
 	opts := Options{HTTPClient: fs.srv.Client(), LoopbackOnly: true}
-	ctx := context.Background()
 
-	_, err := Dial(ctx, fs.URL(), protocol.JoinRequest{Token: "guest-link"}, opts)
+	_, err := Dial(context.Background(), fs.URL(), protocol.JoinRequest{Token: "guest-link"}, opts)
 	var se *SignalError
 	if !errors.As(err, &se) || !IsCode(err, protocol.CodeRoomFull) {
 		t.Errorf("Dial into a full room = %v, want *SignalError room_full", err)
-	}
-	_, err = Dial(ctx, fs.URL(), protocol.JoinRequest{Token: "nope"}, opts)
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 404 || !IsCode(err, "not_found") {
-		t.Errorf("Dial with an unknown link = %v, want *APIError 404 not_found", err)
 	}
 }

@@ -1,5 +1,13 @@
 package client
 
+// Why a fake server, when the real one can run in-process (and does, in
+// package e2e)? Because these tests need faults the real server must never
+// produce on its own: losing what it relays to a participant (mute),
+// cutting a session without a word as a broken network would (drop), and
+// refusing at signaling a join it just granted, which the real server does
+// only when two joins race for the last place (refuse). Anything the real
+// server does right is tested against the real server, not here.
+
 import (
 	"encoding/json"
 	"fmt"
@@ -15,10 +23,11 @@ import (
 )
 
 // fakeServer plays the Konsil server for one peer-to-peer room with a host
-// and a guest, as far as Call needs it: join, hello/welcome, relay,
-// replacement of a participant's older session, peer-joined/left. The
-// real server is tested against Call in the end-to-end tests; this one
-// lets the client's own tests run without it.
+// ("host-link", "p-host") and a guest ("guest-link", "p-guest"), just as
+// far as the fault tests need: join, hello/welcome, replacement of a
+// participant's older session, peer-joined/left and relay. "p-guest" is
+// the smaller id, so the guest offers. State is guarded by mu; each
+// connection's writes by its wmu.
 type fakeServer struct {
 	srv *httptest.Server
 	up  websocket.Upgrader
@@ -112,17 +121,15 @@ func (fs *fakeServer) join(w http.ResponseWriter, r *http.Request) {
 	fs.n++
 	session := fmt.Sprintf("session-%d", fs.n)
 	fs.sessions[session] = p
-	refused := fs.refuse[req.Token]
-	if refused != "" {
-		fs.sessions[session] = protocol.Peer{ID: "refused:" + refused}
+	if code := fs.refuse[req.Token]; code != "" {
+		fs.sessions[session] = protocol.Peer{ID: "refused:" + code}
 	}
 	fs.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
 	if !ok {
-		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(protocol.ErrorBody{Error: protocol.Error{Code: "not_found", Message: "unknown link"}})
+		http.Error(w, "unknown link", http.StatusNotFound)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(protocol.JoinResponse{
 		SessionToken: session, ParticipantID: p.ID, Role: p.Role, RoomID: "room-1",
 		Mode: protocol.ModeP2P, Capacity: 2, WebSocketURL: "ws://" + r.Host + "/ws",
@@ -145,12 +152,10 @@ func (fs *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	p, ok := fs.sessions[hello.Token]
 	fs.mu.Unlock()
-	c := &fakeConn{peer: p, conn: conn}
 	if err != nil || hello.Type != protocol.TypeHello || !ok {
-		c.send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{Code: protocol.CodeUnauthorized}})
-		c.closeWith(protocol.CodeUnauthorized)
 		return
 	}
+	c := &fakeConn{peer: p, conn: conn}
 	if code, refused := strings.CutPrefix(p.ID, "refused:"); refused {
 		c.send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{Code: code, Message: "refused"}})
 		c.closeWith(code)
@@ -163,17 +168,10 @@ func (fs *fakeServer) ws(w http.ResponseWriter, r *http.Request) {
 			fs.leave(c, "disconnected")
 			return
 		}
-		m, err := protocol.Decode(raw)
-		if err != nil {
-			continue
-		}
-		switch m.Type {
-		case protocol.TypePing:
-			c.send(protocol.Message{Type: protocol.TypePong})
-		case protocol.TypeBye:
-			fs.leave(c, "bye")
-			return
-		default:
+		// Pings and bye need no answer here: the tests are over long
+		// before the client's read timeout, and a bye is followed by the
+		// close that ends this loop.
+		if m, err := protocol.Decode(raw); err == nil {
 			fs.relay(c, m)
 		}
 	}
@@ -217,6 +215,8 @@ func (fs *fakeServer) leave(c *fakeConn, reason string) {
 	}
 }
 
+// relay forwards m to the participant it names, unless that one is muted.
+// Anything without a present addressee (ping, bye) is dropped.
 func (fs *fakeServer) relay(from *fakeConn, m protocol.Message) {
 	fs.mu.Lock()
 	to := fs.conns[m.To]

@@ -228,10 +228,14 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 }
 
-// attach adds s to its room. It refuses when the room is full, and
-// replaces an earlier session of the same participant. It returns the
-// other members and the replaced session, if any.
-func (h *Hub) attach(s *session) (peers []*session, replaced *session, err error) {
+// attach adds s to its room and queues its welcome. It refuses when the
+// room is full, and replaces an earlier session of the same participant.
+// It returns the other members and the replaced session, if any.
+//
+// The welcome is queued under the lock: once s is visible to its peers they
+// may send to it at once (an offer, a peer-joined of their own), and the
+// protocol promises welcome first.
+func (h *Hub) attach(s *session, welcome func(peers []*session) protocol.Message) (peers []*session, replaced *session, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
@@ -262,6 +266,7 @@ func (h *Hub) attach(s *session) (peers []*session, replaced *session, err error
 		}
 	}
 	sort.Slice(peers, func(i, j int) bool { return peers[i].adm.ParticipantID < peers[j].adm.ParticipantID })
+	s.deliver(welcome(peers))
 	return peers, replaced, nil
 }
 

@@ -120,7 +120,20 @@ func (s *session) hello(ctx context.Context) error {
 		return err
 	}
 	s.adm = adm
-	peers, replaced, err := h.attach(s)
+	end := adm.WindowEnd
+	welcome := func(peers []*session) protocol.Message {
+		w := protocol.Message{
+			Type: protocol.TypeWelcome, V: protocol.Version,
+			Self:   &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role},
+			Peers:  make([]protocol.Peer, 0, len(peers)),
+			RoomID: adm.RoomID, Mode: adm.Mode, WindowEndsAt: &end,
+		}
+		for _, p := range peers {
+			w.Peers = append(w.Peers, protocol.Peer{ID: p.adm.ParticipantID, Role: p.adm.Role})
+		}
+		return w
+	}
+	peers, replaced, err := h.attach(s, welcome)
 	if err != nil {
 		if errors.Is(err, errRoomFull) {
 			s.fail(protocol.CodeRoomFull, "the room is full")
@@ -134,20 +147,11 @@ func (s *session) hello(ctx context.Context) error {
 		// its end is not announced as peer-left.
 		replaced.fail(protocol.CodeReplaced, "this participant connected again elsewhere")
 	}
-	end := adm.WindowEnd
-	welcome := protocol.Message{
-		Type: protocol.TypeWelcome, V: protocol.Version,
-		Self:   &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role},
-		Peers:  make([]protocol.Peer, 0, len(peers)),
-		RoomID: adm.RoomID, Mode: adm.Mode, WindowEndsAt: &end,
-	}
 	joined := protocol.Message{Type: protocol.TypePeerJoined,
 		Peer: &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role, Reconnect: replaced != nil}}
 	for _, p := range peers {
-		welcome.Peers = append(welcome.Peers, protocol.Peer{ID: p.adm.ParticipantID, Role: p.adm.Role})
 		p.deliver(joined)
 	}
-	s.deliver(welcome)
 	s.expiry = time.AfterFunc(adm.WindowEnd.Sub(h.cfg.Now()), func() {
 		s.closeWith(websocket.CloseNormalClosure, protocol.CodeRoomClosed, true)
 	})
