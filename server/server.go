@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/signaling"
 	"github.com/konsil/konsil/store"
+	"github.com/konsil/konsil/turn"
 )
 
 // Config is everything an operator can set. Zero values work on localhost.
@@ -34,8 +36,20 @@ type Config struct {
 	// PublicURL is the base of links and the WebSocket URL
 	// ("https://video.example.org"); empty means the request's host.
 	PublicURL string
-	// ICEServers are handed to clients on join.
+	// ICEServers are handed to clients on join, before the TURN servers.
 	ICEServers []protocol.ICEServer
+	// TURN runs the embedded TURN relay when not nil; every join gets
+	// its URLs with a credential valid until the room window ends. konsil
+	// serve sets it unless --turn=false; the zero Config runs none, so
+	// tools and tests never bind port 3478 (testutil.WithTURN starts one
+	// on free ports). Now, Logger and the registry are the server's.
+	TURN *turn.Config
+	// ExternalTURN hands out credentials for a TURN server run elsewhere
+	// (coturn with use-auth-secret) when TURN is nil.
+	ExternalTURN *turn.External
+	// SFUMedia are the SFU's two media ports (UDP mux and ICE-TCP). Not
+	// opened yet: the SFU (issue 5) passes them to turn.ListenMedia.
+	SFUMedia turn.MediaConfig
 	// Retention is how long room metadata is kept after its window ends.
 	Retention time.Duration
 	// SessionTTL is how long a session token may be used to connect.
@@ -58,6 +72,7 @@ type Server struct {
 	hub     *signaling.Hub
 	http    *http.Server
 	handler *api.Server
+	turn    *turn.Server
 	log     *slog.Logger
 
 	// Bootstrap is set on the first start of a store: the keys to show once.
@@ -117,7 +132,8 @@ func (s *Server) build(ctx context.Context) error {
 				s.log.Error("count call", "room", room, "err", err)
 			}
 		},
-		Now: cfg.Now, Logger: cfg.Logger, Metrics: signaling.NewMetrics(reg),
+		OnLeave: s.endRelays,
+		Now:     cfg.Now, Logger: cfg.Logger, Metrics: signaling.NewMetrics(reg),
 		Limits: cfg.Signaling,
 	})
 	boot, err := svc.EnsureBootstrap(ctx)
@@ -127,7 +143,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.svc, s.hub, s.Bootstrap = svc, hub, boot
 	s.handler, err = api.New(api.Config{
 		Service: svc, Hub: hub, Now: cfg.Now, Logger: cfg.Logger, Registry: reg,
-		ICEServers: func(string, time.Time) []protocol.ICEServer { return cfg.ICEServers },
+		ICEServers: s.iceServers,
 		PublicURL:  cfg.PublicURL, Web: web.Handler(),
 		JoinFailures: cfg.JoinFailures, TrustedProxies: cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
@@ -137,6 +153,13 @@ func (s *Server) build(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.TURN != nil {
+		tc := *cfg.TURN
+		tc.Now, tc.Logger, tc.Registry = cfg.Now, cfg.Logger.With("component", "turn"), reg
+		if s.turn, err = turn.New(tc); err != nil {
+			return err
+		}
 	}
 	s.http = &http.Server{
 		Handler:           s.handler,
@@ -148,6 +171,39 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	return nil
 }
+
+// iceServers are the STUN and TURN servers a joining participant gets:
+// the configured ones, then the embedded relay's or the external TURN
+// server's with a credential that ends with the room window (plus grace).
+func (s *Server) iceServers(participant string, until time.Time) []protocol.ICEServer {
+	list := slices.Clone(s.cfg.ICEServers)
+	switch {
+	case s.turn != nil:
+		list = append(list, s.turn.ICEServers(participant, until)...)
+	case s.cfg.ExternalTURN != nil:
+		list = append(list, s.cfg.ExternalTURN.ICEServers(participant, until)...)
+	}
+	return list
+}
+
+// endRelays ends a participant's TURN allocations when it has left for
+// good: it said bye, or its room was deleted or closed. A session that
+// merely dropped keeps them, since media may still flow over the relay
+// while the participant's signaling reconnects.
+func (s *Server) endRelays(_, participant, reason string) {
+	if s.turn == nil {
+		return
+	}
+	switch reason {
+	case "bye", protocol.CodeRoomDeleted, protocol.CodeRoomClosed:
+		if n := s.turn.EndParticipant(participant); n > 0 {
+			s.log.Debug("ended relay allocations", "participant", participant, "allocations", n)
+		}
+	}
+}
+
+// TURN returns the embedded relay, nil when it is off.
+func (s *Server) TURN() *turn.Server { return s.turn }
 
 // Handler returns the HTTP handler (for tests that list routes).
 func (s *Server) Handler() *api.Server { return s.handler }
@@ -194,8 +250,8 @@ func (s *Server) janitor(ctx context.Context) {
 }
 
 // Shutdown stops accepting, tells every signaling session the server is
-// going away, waits for them and for in-flight requests, and closes the
-// store.
+// going away, waits for them and for in-flight requests, stops the TURN
+// relay (ending its allocations) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
@@ -203,7 +259,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	errHTTP := s.http.Shutdown(ctx)
 	errHub := s.hub.Shutdown(ctx)
 	s.wg.Wait()
+	var errTURN error
+	if s.turn != nil {
+		errTURN = s.turn.Close()
+	}
 	errStore := s.store.Close()
 	s.log.Info("konsil stopped")
-	return errors.Join(errHTTP, errHub, errStore)
+	return errors.Join(errHTTP, errHub, errTURN, errStore)
 }

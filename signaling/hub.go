@@ -45,6 +45,10 @@ type Config struct {
 	// OnCall is called (outside any lock) when a room first has two
 	// participants connected at once on this node.
 	OnCall func(roomID string)
+	// OnLeave is called (outside any lock) when a participant's current
+	// session ends, with the reason its peers hear ("bye", "room_deleted",
+	// "disconnected", ...). It is not called for a replaced session.
+	OnLeave func(roomID, participantID, reason string)
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -130,6 +134,9 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.OnCall == nil {
 		cfg.OnCall = func(string) {}
+	}
+	if cfg.OnLeave == nil {
+		cfg.OnLeave = func(string, string, string) {}
 	}
 	h := &Hub{
 		cfg:    cfg,

@@ -263,6 +263,7 @@ func (s *session) leave() {
 	for _, p := range peers {
 		p.deliver(left)
 	}
+	s.hub.cfg.OnLeave(s.adm.RoomID, s.adm.ParticipantID, reason)
 	s.hub.log.Info("participant disconnected", "room", s.adm.RoomID, "participant", s.adm.ParticipantID)
 }
 

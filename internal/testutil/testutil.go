@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/server"
+	"github.com/konsil/konsil/turn"
 )
 
 // Clock is a clock tests set and advance; safe for concurrent use.
@@ -60,6 +62,24 @@ type Server struct {
 
 // Option changes the server's configuration before it starts.
 type Option func(*server.Config)
+
+// WithTURN runs the embedded TURN relay on free 127.0.0.1 ports (UDP and
+// TCP), relaying on 127.0.0.1, which is allow-listed as a peer (relaying
+// to loopback is refused otherwise). edit changes the relay's config,
+// e.g. to switch a transport off.
+func WithTURN(edit ...func(*turn.Config)) Option {
+	return func(c *server.Config) {
+		lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		tc := &turn.Config{
+			UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0",
+			RelayIP: lo, AllowPeers: []netip.Prefix{netip.PrefixFrom(lo, 32)},
+		}
+		for _, e := range edit {
+			e(tc)
+		}
+		c.TURN = tc
+	}
+}
 
 // StartServer starts a server on 127.0.0.1 with a fresh store in a temporary
 // directory and stops it when the test ends. The clock starts at the real
