@@ -1,9 +1,19 @@
 # Konsil: `make run` starts the server on http://localhost:8080 with the
 # embedded store in ./data; `make test` is the one test command.
 GO      ?= go
+NODE    ?= node
 RACE    ?= -race
 
-.PHONY: run build test vet gotest fuzz bench clean
+# The browser tests run in a private network namespace with only lo, so
+# WebRTC stays on 127.0.0.1 and nothing leaves the machine. The test binary
+# is built outside it, where modules can be fetched.
+BROWSER_PKG   := ./e2e/browser
+BROWSER_BIN   := bin/browser.test
+BROWSER_RUN   ?= .
+BROWSER_FLAGS ?= -test.v
+BROWSER_ARGS   = -test.count=1 -test.timeout=10m -test.run='$(BROWSER_RUN)' $(BROWSER_FLAGS)
+
+.PHONY: run build test vet gotest jstest browsertest fuzz bench clean
 
 run:
 	$(GO) run ./cmd/konsil serve
@@ -11,20 +21,44 @@ run:
 build:
 	$(GO) build -o bin/konsil ./cmd/konsil
 
-test: vet gotest
+test: vet gotest jstest browsertest
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+# Every Go package but the browser tests, which browsertest runs.
 gotest:
-	$(GO) test $(RACE) -count=1 -timeout 15m ./...
+	$(GO) test $(RACE) -count=1 -timeout 15m $$($(GO) list ./... | grep -v '/e2e/browser$$')
+
+# JavaScript unit tests of the browser app's crypto (node --test).
+jstest:
+	@if ! command -v $(NODE) >/dev/null; then \
+	  if [ "$$CI" = true ]; then echo "node is missing; CI needs it (.ci/run installs nodejs)"; exit 1; fi; \
+	  echo "node is not installed: skipping the JavaScript unit tests"; exit 0; \
+	fi; \
+	cd client/web && $(NODE) --test test/*.test.js
+
+# Browser end-to-end tests in Chromium (skipped without chromium, except
+# under CI=true). Screenshots land in artifacts/browser/.
+browsertest:
+	$(GO) test $(RACE) -c -o $(BROWSER_BIN) $(BROWSER_PKG)
+	@if unshare -n true 2>/dev/null; then \
+	  cd e2e/browser && unshare -n sh -c "ip link set lo up && exec ../../$(BROWSER_BIN) $(BROWSER_ARGS)"; \
+	else \
+	  if [ "$$CI" = true ]; then echo "cannot unshare a network namespace; CI runs the browser tests as root"; exit 1; fi; \
+	  echo "warning: cannot unshare a network namespace (not root?): browser tests run on the host network"; \
+	  cd e2e/browser && ../../$(BROWSER_BIN) $(BROWSER_ARGS); \
+	fi
 
 # Short fuzzing runs of every fuzz target (the seeds run in `make test`).
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 	$(GO) test ./access -run '^$$' -fuzz FuzzValidateRoom -fuzztime $(FUZZTIME)
+	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzOpenChat -fuzztime $(FUZZTIME)
+	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzDecodeHeader -fuzztime $(FUZZTIME)
+	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzDecryptFrame -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test ./e2e -run '^$$' -bench P2PJoin -benchtime 50x

@@ -53,6 +53,15 @@ type Options struct {
 	ICEServers []webrtc.ICEServer
 	// Logger receives lifecycle and negotiation logs; nil discards them.
 	Logger *slog.Logger
+	// RoomSecret, when set (32 bytes, the link's #k=), turns on the
+	// end-to-end layer the browser app speaks (docs/SECURITY.md):
+	// SendChat seals and OnChat gets opened plaintext, the DTLS
+	// fingerprint check runs (WaitConnected waits for it; a mismatch
+	// closes the Call with EventSecurity), and Name goes to the peer
+	// sealed (EventPeerName brings the peer's).
+	RoomSecret []byte
+	// Name is our display name, sent only with RoomSecret.
+	Name string
 }
 
 // Call is one participant of a peer-to-peer consultation: a join, a
@@ -84,6 +93,8 @@ type Call struct {
 
 	reconnectMu sync.Mutex // one Reconnect at a time
 
+	sec *secure // end-to-end layer; nil without Options.RoomSecret
+
 	mu       sync.Mutex
 	join     protocol.JoinResponse
 	sig      *Signal
@@ -114,6 +125,13 @@ type Call struct {
 // A refusal is returned as *APIError (join) or *SignalError (signaling);
 // IsCode(err, "room_full") works on both.
 func Dial(ctx context.Context, baseURL string, req protocol.JoinRequest, opts Options) (*Call, error) {
+	var sec *secure
+	if opts.RoomSecret != nil {
+		var err error
+		if sec, err = newSecure(opts.RoomSecret, opts.Name); err != nil {
+			return nil, fmt.Errorf("dial: %w", err)
+		}
+	}
 	join, err := Join(ctx, opts.HTTPClient, baseURL, req)
 	if err != nil {
 		return nil, err
@@ -143,6 +161,7 @@ func Dial(ctx context.Context, baseURL string, req protocol.JoinRequest, opts Op
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		changed:  make(chan struct{}),
+		sec:      sec,
 	}
 	c.config = c.configFor(join)
 	pc, dc, err := c.newPeerConnection()
@@ -262,7 +281,11 @@ func (c *Call) wire(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 	dc.OnOpen(func() { c.update(pc, func() { c.chatOpen = true }) })
 	dc.OnClose(func() { c.update(pc, func() { c.chatOpen = false }) })
 	if c.opts.OnChat != nil {
-		dc.OnMessage(func(msg webrtc.DataChannelMessage) { c.opts.OnChat(msg.Data) })
+		dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+			if b, ok := c.openChat(msg.Data); ok {
+				c.opts.OnChat(b)
+			}
+		})
 	}
 }
 
@@ -309,12 +332,15 @@ func (c *Call) WaitConnected(ctx context.Context) error {
 		c.mu.Lock()
 		state, open, changed := c.pcState, c.chatOpen, c.changed
 		c.mu.Unlock()
-		if state == webrtc.PeerConnectionStateConnected && open {
+		if state == webrtc.PeerConnectionStateConnected && open && c.Verified() {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-c.done:
+			if err := c.securityErr(); err != nil {
+				return err
+			}
 			return ErrClosed
 		case <-ctx.Done():
 			return fmt.Errorf("wait connected: peer connection %s, chat open %t: %w", state, open, ctx.Err())
@@ -322,8 +348,14 @@ func (c *Call) WaitConnected(ctx context.Context) error {
 	}
 }
 
-// SendChat sends one chat message (bytes as given; client/e2ee encrypts).
+// SendChat sends one chat message: sealed with the chat key when
+// Options.RoomSecret is set (and only once the peer is verified), as
+// given otherwise.
 func (c *Call) SendChat(b []byte) error {
+	b, err := c.sealChat(b)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	dc, open := c.chat, c.chatOpen
 	c.mu.Unlock()

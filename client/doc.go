@@ -4,7 +4,8 @@
 //
 // It is what tests, the load harness and other Go programs use to act as a
 // participant. It imports only protocol, pion and gorilla/websocket, never
-// server code, so it sees the server exactly as a browser does. Media and
-// chat leave it as given: end-to-end encryption is the business of
-// client/e2ee, layered on top by the caller.
+// server code, so it sees the server exactly as a browser does. Media
+// leaves it as given. With Options.RoomSecret it speaks the browser app's
+// end-to-end layer (client/e2ee, docs/SECURITY.md): sealed chat and
+// names, and the DTLS fingerprint check; without, chat is sent as given.
 package client

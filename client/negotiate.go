@@ -82,14 +82,19 @@ func (c *Call) handle(m protocol.Message) {
 		c.onPeerJoined(m)
 	case protocol.TypePeerLeft:
 		c.onPeerLeft(m)
-	case protocol.TypeOffer:
-		c.onOffer(m)
-	case protocol.TypeAnswer:
-		c.onAnswer(m)
+	case protocol.TypeOffer, protocol.TypeAnswer:
+		if !c.fromPeer(m) || !c.noteRemoteDescription(m.SDP) {
+			return
+		}
+		if m.Type == protocol.TypeOffer {
+			c.onOffer(m)
+		} else {
+			c.onAnswer(m)
+		}
 	case protocol.TypeCandidate:
 		c.onCandidate(m)
 	case protocol.TypeMeta:
-		if c.fromPeer(m) {
+		if c.fromPeer(m) && !c.onSecureMeta(m) {
 			c.emit(Event{Type: EventMeta, Peer: protocol.Peer{ID: m.From}, Data: m.Data})
 		}
 	case protocol.TypeError:
@@ -401,7 +406,13 @@ func (c *Call) send(m protocol.Message) error {
 		return ErrNoPeer
 	}
 	m.To = peer
-	return sig.Send(m)
+	if err := sig.Send(m); err != nil {
+		return err
+	}
+	if m.Type == protocol.TypeOffer || m.Type == protocol.TypeAnswer {
+		c.afterDescription(m.SDP)
+	}
+	return nil
 }
 
 // livePeerConnection returns the current PeerConnection, replaced first
