@@ -40,6 +40,12 @@ func dialParty(t *testing.T, s *testutil.Server, name, token string, tracks ...w
 }
 
 func tryDialParty(s *testutil.Server, name, token string, tracks ...webrtc.TrackLocal) (*party, error) {
+	return dialWith(s, name, token, nil, tracks...)
+}
+
+// dialWith dials a party whose options edit may change (relay-only ICE, a
+// room secret).
+func dialWith(s *testutil.Server, name, token string, edit func(*client.Options), tracks ...webrtc.TrackLocal) (*party, error) {
 	p := &party{name: name, chat: make(chan []byte, 16)}
 	opts := client.Options{
 		Tracks:       tracks,
@@ -60,6 +66,9 @@ func tryDialParty(s *testutil.Server, name, token string, tracks ...webrtc.Track
 	}
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("who", name)
+	}
+	if edit != nil {
+		edit(&opts)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -89,32 +88,10 @@ func TestRelayOnlyConsultation(t *testing.T) {
 // dialRelayParty is dialParty with ICE limited to TURN relay candidates.
 func dialRelayParty(t *testing.T, s *testutil.Server, name, token string, tracks ...webrtc.TrackLocal) *party {
 	t.Helper()
-	p := &party{name: name, chat: make(chan []byte, 16)}
-	opts := client.Options{
-		Tracks:       tracks,
-		LoopbackOnly: true,
-		RelayOnly:    true,
-		OnChat:       func(b []byte) { p.chat <- append([]byte(nil), b...) },
-		OnTrack: func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			n := &p.audio
-			if tr.Kind() == webrtc.RTPCodecTypeVideo {
-				n = &p.video
-			}
-			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
-					return
-				}
-				n.Add(1)
-			}
-		},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, s.URL, protocol.JoinRequest{Token: token}, opts)
+	p, err := dialWith(s, name, token, func(o *client.Options) { o.RelayOnly = true }, tracks...)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", name, err)
 	}
-	p.Call = c
 	t.Cleanup(func() { p.Close() })
 	return p
 }
