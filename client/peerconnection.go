@@ -8,6 +8,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/konsil/konsil/internal/pionlog"
 	"github.com/konsil/konsil/protocol"
 )
 
@@ -36,7 +37,7 @@ func newAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 // seconds to the connect time, and mDNS would need a multicast socket.
 func settingEngine(opts Options, log *slog.Logger) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLoggers{log}
+	se.LoggerFactory = pionlog.Factory(log, slog.LevelWarn)
 	if opts.LoopbackOnly {
 		loopback := net.IPv4(127, 0, 0, 1)
 		se.SetIncludeLoopbackCandidate(true)

@@ -8,7 +8,10 @@ import (
 	"net/netip"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/konsil/konsil/internal/pionlog"
 )
 
 // MediaConfig is where the SFU takes media: one UDP port for every
@@ -50,7 +53,7 @@ func ListenMedia(cfg MediaConfig, log *slog.Logger) (*MediaMux, error) {
 		return nil, errors.New("media: no port: set a UDP or TCP address")
 	}
 	m := &MediaMux{cfg: cfg, log: log}
-	loggers := pionLoggers{log}
+	loggers := pionlog.Factory(log, slog.LevelDebug)
 	if cfg.UDPAddr != "" {
 		if err := m.listenUDP(loggers); err != nil {
 			return nil, err
@@ -72,7 +75,7 @@ func ListenMedia(cfg MediaConfig, log *slog.Logger) (*MediaMux, error) {
 // listenUDP opens one socket on a given IP, or one per interface for an
 // address without one: a single socket on 0.0.0.0 cannot tell which
 // local address a packet came to, which ICE needs.
-func (m *MediaMux) listenUDP(loggers pionLoggers) error {
+func (m *MediaMux) listenUDP(loggers logging.LoggerFactory) error {
 	addr, err := net.ResolveUDPAddr("udp", m.cfg.UDPAddr)
 	if err != nil {
 		return &ListenError{Transport: "ice-udp", Addr: m.cfg.UDPAddr, Err: err}
@@ -117,7 +120,7 @@ func (m *MediaMux) TCPAddr() net.Addr { return m.tcpAddr }
 // its own settings (codecs, interceptors) on top.
 func (m *MediaMux) SettingEngine() (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLoggers{m.log}
+	se.LoggerFactory = pionlog.Factory(m.log, slog.LevelDebug)
 	var types []webrtc.NetworkType
 	v6 := !m.ip.IsValid() || m.ip.Is6()
 	v4 := !m.ip.IsValid() || m.ip.Is4()

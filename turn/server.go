@@ -23,6 +23,7 @@ import (
 	pturn "github.com/pion/turn/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/konsil/konsil/internal/pionlog"
 	"github.com/konsil/konsil/protocol"
 )
 
@@ -143,11 +144,14 @@ func New(cfg Config) (*Server, error) {
 		return true
 	}
 	pc := pturn.ServerConfig{
-		Realm:               realm,
-		AuthHandler:         s.auth,
-		QuotaHandler:        s.quota,
-		EventHandler:        s.events(),
-		LoggerFactory:       pionLoggers{cfg.Logger},
+		Realm:        realm,
+		AuthHandler:  s.auth,
+		QuotaHandler: s.quota,
+		EventHandler: s.events(),
+		// pion's TURN server puts client and peer addresses into its
+		// messages at every level; addresses are personal data, so all of
+		// it stays at debug.
+		LoggerFactory:       pionlog.Factory(cfg.Logger, slog.LevelDebug),
 		StrictAddressFamily: true, // IPv4 relays unless asked: all we offer
 		AllocationLifetime:  allocationLifetimeLimit,
 	}
