@@ -16,12 +16,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/client/web"
 	"github.com/konsil/konsil/protocol"
+	"github.com/konsil/konsil/sfu"
 	"github.com/konsil/konsil/signaling"
 	"github.com/konsil/konsil/store"
 	"github.com/konsil/konsil/turn"
@@ -47,8 +49,9 @@ type Config struct {
 	// ExternalTURN hands out credentials for a TURN server run elsewhere
 	// (coturn with use-auth-secret) when TURN is nil.
 	ExternalTURN *turn.External
-	// SFUMedia are the SFU's two media ports (UDP mux and ICE-TCP). Not
-	// opened yet: the SFU (issue 5) passes them to turn.ListenMedia.
+	// SFUMedia are the SFU's two media ports (UDP mux and ICE-TCP),
+	// opened with turn.ListenMedia. Empty: every SFU PeerConnection
+	// gathers on its own ephemeral ports (tests use 127.0.0.1:0 here).
 	SFUMedia turn.MediaConfig
 	// Retention is how long room metadata is kept after its window ends.
 	Retention time.Duration
@@ -73,6 +76,8 @@ type Server struct {
 	http    *http.Server
 	handler *api.Server
 	turn    *turn.Server
+	sfu     *sfu.SFU
+	media   *turn.MediaMux // the SFU's ports; nil without SFUMedia
 	log     *slog.Logger
 
 	// Bootstrap is set on the first start of a store: the keys to show once.
@@ -103,6 +108,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
 	if err := s.build(ctx); err != nil {
+		s.closeMedia()
+		if s.turn != nil {
+			s.turn.Close()
+		}
 		st.Close()
 		return nil, err
 	}
@@ -113,6 +122,17 @@ func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.TURN != nil {
+		tc := *cfg.TURN
+		tc.Now, tc.Logger, tc.Registry = cfg.Now, cfg.Logger.With("component", "turn"), reg
+		var err error
+		if s.turn, err = turn.New(tc); err != nil {
+			return err
+		}
+	}
+	if err := s.startSFU(); err != nil {
+		return err
+	}
 	var hub *signaling.Hub
 	svc, err := api.NewService(ctx, api.ServiceConfig{
 		Store: s.store, Now: cfg.Now, PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL,
@@ -133,6 +153,7 @@ func (s *Server) build(ctx context.Context) error {
 			}
 		},
 		OnLeave: s.endRelays,
+		Media:   sfuRouter{s.sfu},
 		Now:     cfg.Now, Logger: cfg.Logger, Metrics: signaling.NewMetrics(reg),
 		Limits: cfg.Signaling,
 	})
@@ -154,13 +175,6 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.TURN != nil {
-		tc := *cfg.TURN
-		tc.Now, tc.Logger, tc.Registry = cfg.Now, cfg.Logger.With("component", "turn"), reg
-		if s.turn, err = turn.New(tc); err != nil {
-			return err
-		}
-	}
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -170,6 +184,52 @@ func (s *Server) build(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return nil
+}
+
+// startSFU opens the SFU's media ports, when configured, and builds the
+// SFU on them. Its clock is the real one: media pacing has nothing to do
+// with room windows.
+func (s *Server) startSFU() error {
+	log := s.cfg.Logger.With("component", "sfu")
+	var se webrtc.SettingEngine
+	if m := s.cfg.SFUMedia; m.UDPAddr != "" || m.TCPAddr != "" {
+		mux, err := turn.ListenMedia(m, log)
+		if err != nil {
+			// %v, not %w: the TURN flags' explanation of a ListenError
+			// would name the wrong flags.
+			return fmt.Errorf("sfu media ports (--sfu-udp, --sfu-tcp): %v", err)
+		}
+		s.media = mux
+		if se, err = mux.SettingEngine(); err != nil {
+			return err
+		}
+	}
+	var err error
+	s.sfu, err = sfu.New(sfu.Config{SettingEngine: se, Logger: log})
+	return err
+}
+
+// closeMedia stops the SFU and closes its ports.
+func (s *Server) closeMedia() error {
+	var errs []error
+	if s.sfu != nil {
+		errs = append(errs, s.sfu.Close())
+	}
+	if s.media != nil {
+		errs = append(errs, s.media.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// sfuRouter is the SFU as the hub's MediaRouter.
+type sfuRouter struct{ sfu *sfu.SFU }
+
+func (r sfuRouter) Join(room, participant string, send func(protocol.Message)) (signaling.MediaSession, error) {
+	p, err := r.sfu.Join(room, participant, send)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // iceServers are the STUN and TURN servers a joining participant gets:
@@ -250,8 +310,8 @@ func (s *Server) janitor(ctx context.Context) {
 }
 
 // Shutdown stops accepting, tells every signaling session the server is
-// going away, waits for them and for in-flight requests, stops the TURN
-// relay (ending its allocations) and closes the store.
+// going away, waits for them and for in-flight requests, stops the SFU
+// and the TURN relay (ending their connections) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
@@ -259,11 +319,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	errHTTP := s.http.Shutdown(ctx)
 	errHub := s.hub.Shutdown(ctx)
 	s.wg.Wait()
+	errSFU := s.closeMedia()
 	var errTURN error
 	if s.turn != nil {
 		errTURN = s.turn.Close()
 	}
 	errStore := s.store.Close()
 	s.log.Info("konsil stopped")
-	return errors.Join(errHTTP, errHub, errTURN, errStore)
+	return errors.Join(errHTTP, errHub, errSFU, errTURN, errStore)
 }

@@ -3,7 +3,8 @@
 // relays offers, answers, ICE candidates and opaque metadata between the
 // peers of a room. It never reads SDP beyond its size and never sees a key.
 // Rooms, tokens and quotas belong to the caller (package api), which passes
-// them in through Config.
+// them in through Config; so does the SFU of conference rooms, through
+// MediaRouter.
 package signaling
 
 import (
@@ -28,6 +29,32 @@ var (
 	ErrRoomNotOpen  = errors.New("room not open")
 )
 
+// SFUPeer is the address of the SFU in conference rooms: clients send
+// their answers and candidates to it, and its offers and candidates reach
+// them from it.
+const SFUPeer = "sfu"
+
+// MediaRouter is the SFU as the hub sees it. The hub joins every session
+// of a conference room (Mode "sfu") to it after the welcome, hands it what
+// the client sends to SFUPeer, and leaves it when the session ends.
+type MediaRouter interface {
+	// Join starts media for one session of a participant; the router's
+	// first offer follows through send, which never blocks. A participant
+	// that joins again (a new session replacing the old one) starts over
+	// with a fresh PeerConnection.
+	Join(roomID, participantID string, send func(protocol.Message)) (MediaSession, error)
+}
+
+// MediaSession is one session's media at the router.
+type MediaSession interface {
+	// Signal hands over an answer or candidate the client sent to SFUPeer.
+	// It never blocks.
+	Signal(m protocol.Message)
+	// Leave ends the session's media. It does nothing for a session that
+	// a newer one of the same participant has replaced.
+	Leave()
+}
+
 // Admission is what a valid session token grants.
 type Admission struct {
 	RoomID        string
@@ -49,6 +76,9 @@ type Config struct {
 	// session ends, with the reason its peers hear ("bye", "room_deleted",
 	// "disconnected", ...). It is not called for a replaced session.
 	OnLeave func(roomID, participantID, reason string)
+	// Media carries the media of conference rooms (Mode "sfu"). When nil,
+	// conference rooms are relayed like peer-to-peer ones.
+	Media MediaRouter
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -119,6 +149,10 @@ type room struct {
 	members map[string]*session
 	// callSeen is set once two members were connected at the same time.
 	callSeen bool
+	// mediaMu orders the room's joins to the SFU, so that of two sessions
+	// of one participant racing through hello, the newer one always ends
+	// up with the media.
+	mediaMu sync.Mutex
 }
 
 // New returns a Hub.
@@ -307,6 +341,32 @@ func (h *Hub) detach(s *session) (peers []*session, wasCurrent bool) {
 		peers = append(peers, m)
 	}
 	return peers, true
+}
+
+// joinMedia joins s to the SFU, unless a newer session of the same
+// participant has taken its place meanwhile. Joins of one room are
+// serialized, and each checks it is still current under that order: the
+// newest session's join always comes last.
+func (h *Hub) joinMedia(s *session) {
+	h.mu.Lock()
+	rm := h.rooms[s.adm.RoomID]
+	h.mu.Unlock()
+	if rm == nil {
+		return
+	}
+	rm.mediaMu.Lock()
+	defer rm.mediaMu.Unlock()
+	if h.member(s.adm.RoomID, s.adm.ParticipantID) != s {
+		return
+	}
+	ms, err := h.cfg.Media.Join(s.adm.RoomID, s.adm.ParticipantID, s.deliverFromSFU)
+	if err != nil {
+		// The session goes on without media: signaling and meta still
+		// work, and a new session tries again.
+		h.log.Error("join the SFU", "room", s.adm.RoomID, "participant", s.adm.ParticipantID, "err", err)
+		return
+	}
+	s.media = ms
 }
 
 // member returns the current session of a participant in a room.

@@ -49,6 +49,9 @@ type session struct {
 	// dropQueue tells the writer not to flush the queue of a client that
 	// stopped reading.
 	dropQueue atomic.Bool
+	// media is the session's media at the SFU in a conference room; nil
+	// otherwise. Set during hello, then used by the reader goroutine only.
+	media MediaSession
 }
 
 func newSession(h *Hub, conn *websocket.Conn) *session {
@@ -155,6 +158,9 @@ func (s *session) hello(ctx context.Context) error {
 	s.expiry = time.AfterFunc(adm.WindowEnd.Sub(h.cfg.Now()), func() {
 		s.closeWith(websocket.CloseNormalClosure, protocol.CodeRoomClosed, true)
 	})
+	if h.cfg.Media != nil && adm.Mode == protocol.ModeSFU {
+		h.joinMedia(s)
+	}
 	h.log.Info("participant connected", "room", adm.RoomID, "participant", adm.ParticipantID, "reconnect", replaced != nil)
 	if len(peers) > 0 && h.markCall(adm.RoomID) {
 		h.cfg.OnCall(adm.RoomID)
@@ -234,6 +240,10 @@ func (s *session) dispatch(m protocol.Message) bool {
 
 // relay forwards a message to the peer it names, stamped with the sender.
 func (s *session) relay(m protocol.Message) {
+	if m.To == SFUPeer && s.media != nil {
+		s.toSFU(m)
+		return
+	}
 	if m.To == s.adm.ParticipantID {
 		s.deliverError(protocol.CodeUnknownPeer, "a message cannot be sent to oneself")
 		return
@@ -248,8 +258,29 @@ func (s *session) relay(m protocol.Message) {
 	peer.deliver(out)
 }
 
+// toSFU hands the SFU what the client sent it. The SFU makes every offer,
+// so it takes only answers and candidates.
+func (s *session) toSFU(m protocol.Message) {
+	if m.Type != protocol.TypeAnswer && m.Type != protocol.TypeCandidate {
+		s.deliverError(protocol.CodeInvalid, "the sfu takes only answers and candidates; it makes the offers")
+		return
+	}
+	s.media.Signal(protocol.Message{Type: m.Type, SDP: m.SDP, Candidate: m.Candidate})
+}
+
+// deliverFromSFU is the SFU's way to the client: its offers and
+// candidates, stamped with from "sfu".
+func (s *session) deliverFromSFU(m protocol.Message) {
+	s.deliver(protocol.Message{Type: m.Type, From: SFUPeer, SDP: m.SDP, Candidate: m.Candidate})
+}
+
 // leave removes the session from its room and tells the others.
 func (s *session) leave() {
+	if s.media != nil {
+		// A replaced session's media is already gone at the SFU; this
+		// does nothing then.
+		s.media.Leave()
+	}
 	peers, current := s.hub.detach(s)
 	if !current {
 		return

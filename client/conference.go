@@ -1,0 +1,411 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/konsil/konsil/protocol"
+)
+
+// sfuPeer is the SFU's address in signaling (signaling.SFUPeer on the
+// server side; the client does not import server packages).
+const sfuPeer = "sfu"
+
+var (
+	// ErrNotConference is returned by DialConference for a peer-to-peer
+	// room: those are for Call.
+	ErrNotConference = errors.New("client: room is a peer-to-peer consultation, Conference handles SFU rooms only")
+	// errTooManyTracks: the SFU offers one section per kind to publish on.
+	errTooManyTracks = errors.New("client: a conference publishes at most one audio and one video track")
+)
+
+// ConferenceOptions configure a Conference. The zero value joins with
+// http.DefaultClient, publishes nothing and discards what arrives.
+type ConferenceOptions struct {
+	// HTTPClient is used for join; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Tracks are published through the SFU: at most one audio and one
+	// video track, e.g. webrtc.TrackLocalStaticSample.
+	Tracks []webrtc.TrackLocal
+	// OnTrack is called, in a goroutine of its own, for every track the
+	// SFU forwards, with the participant id of its publisher. The track
+	// ends (reads fail) when the publisher leaves.
+	OnTrack func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, publisher string)
+	// LoopbackOnly gathers only 127.0.0.1 UDP candidates: for tests and
+	// the bench on one machine.
+	LoopbackOnly bool
+	// RelayOnly uses TURN relay candidates only (ICETransportPolicyRelay).
+	RelayOnly bool
+	// ICEServers replaces the servers of the join response when not nil.
+	ICEServers []webrtc.ICEServer
+	// Logger receives lifecycle and negotiation logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Conference is one participant of a case conference: a join, a
+// signaling session and one PeerConnection to the SFU. The SFU makes every
+// offer (when we arrive and whenever tracks come or go); the Conference
+// only answers, so offers never cross. Our tracks go out on the
+// receive-only sections the SFU's first offer carries for them.
+//
+// Negotiation runs on one goroutine (loop) fed by signaling; mu guards
+// what pion's callbacks and the accessors read.
+type Conference struct {
+	opts ConferenceOptions
+	log  *slog.Logger
+	sig  *Signal
+	pc   *webrtc.PeerConnection
+	join protocol.JoinResponse
+
+	events    chan Event
+	done      chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	// wg counts the RTCP readers of our senders.
+	wg sync.WaitGroup
+
+	mu      sync.Mutex
+	peers   map[string]protocol.Peer
+	pcState webrtc.PeerConnectionState
+	changed chan struct{} // closed and replaced on every state change
+	holding bool          // an answer is on its way: hold candidates
+	held    []protocol.Candidate
+
+	// Owned by loop.
+	pending []webrtc.ICECandidateInit // remote candidates before the first offer
+}
+
+// DialConference joins a conference room and connects to its SFU: it
+// exchanges req for a session, builds the PeerConnection with
+// opts.Tracks and opens signaling; the SFU's offer follows. It returns
+// once signaling is up; WaitConnected waits for media.
+//
+// A refusal is returned as *APIError (join) or *SignalError (signaling).
+func DialConference(ctx context.Context, baseURL string, req protocol.JoinRequest, opts ConferenceOptions) (*Conference, error) {
+	if err := checkConferenceTracks(opts.Tracks); err != nil {
+		return nil, err
+	}
+	join, err := Join(ctx, opts.HTTPClient, baseURL, req)
+	if err != nil {
+		return nil, err
+	}
+	if join.Mode != protocol.ModeSFU {
+		return nil, ErrNotConference
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("room", join.RoomID, "participant", join.ParticipantID)
+	c := &Conference{
+		opts: opts, log: log, join: join,
+		events:   make(chan Event, eventBuffer),
+		done:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		peers:    map[string]protocol.Peer{},
+		changed:  make(chan struct{}),
+	}
+	if err := c.newPeerConnection(); err != nil {
+		return nil, fmt.Errorf("dial conference: %w", err)
+	}
+	sig, err := DialSignal(ctx, wsURL(baseURL, join.WebSocketURL), join.SessionToken)
+	if err != nil {
+		_ = c.pc.GracefulClose()
+		c.wg.Wait()
+		return nil, err
+	}
+	c.sig = sig
+	for _, p := range sig.Welcome().Peers {
+		c.peers[p.ID] = p
+	}
+	go c.loop()
+	c.log.Info("conference joined", "peers", len(c.peers))
+	return c, nil
+}
+
+func checkConferenceTracks(tracks []webrtc.TrackLocal) error {
+	seen := map[webrtc.RTPCodecType]bool{}
+	for _, t := range tracks {
+		if seen[t.Kind()] {
+			return errTooManyTracks
+		}
+		seen[t.Kind()] = true
+	}
+	return nil
+}
+
+func (c *Conference) newPeerConnection() error {
+	api, err := newAPI(Options{LoopbackOnly: c.opts.LoopbackOnly}, c.log)
+	if err != nil {
+		return err
+	}
+	cfg := webrtc.Configuration{ICEServers: c.opts.ICEServers}
+	if cfg.ICEServers == nil {
+		cfg.ICEServers = iceServers(c.join.ICEServers)
+	}
+	if c.opts.RelayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(cfg)
+	if err != nil {
+		return err
+	}
+	// Send-only transceivers: pion matches each to the SFU's receive-only
+	// section of the same kind when it applies the first offer.
+	for _, t := range c.opts.Tracks {
+		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			_ = pc.Close()
+			c.wg.Wait()
+			return fmt.Errorf("add track %s: %w", t.ID(), err)
+		}
+		c.wg.Add(1)
+		go c.readRTCP(tr.Sender())
+	}
+	pc.OnICECandidate(c.onLocalCandidate)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		c.log.Debug("peer connection state", "state", s.String())
+		c.mu.Lock()
+		c.pcState = s
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+	})
+	if c.opts.OnTrack != nil {
+		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			// The SFU names the publisher in the stream id (msid).
+			c.opts.OnTrack(t, r, t.StreamID())
+		})
+	}
+	c.pc = pc
+	return nil
+}
+
+// readRTCP keeps reading a sender's RTCP: pion's interceptors act only
+// on what is read, and keyframe requests from the SFU arrive here.
+func (c *Conference) readRTCP(sender *webrtc.RTPSender) {
+	defer c.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := sender.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func (c *Conference) loop() {
+	defer close(c.loopDone)
+	msgs := c.sig.Messages()
+	for {
+		select {
+		case <-c.done:
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				err := c.sig.Err()
+				c.log.Warn("signaling lost", "err", err)
+				c.emit(Event{Type: EventSignalLost, Err: err})
+				<-c.done
+				return
+			}
+			c.handle(m)
+		}
+	}
+}
+
+func (c *Conference) handle(m protocol.Message) {
+	switch m.Type {
+	case protocol.TypeOffer:
+		if m.From == sfuPeer {
+			c.onOffer(m.SDP)
+		}
+	case protocol.TypeCandidate:
+		if m.From == sfuPeer && m.Candidate != nil {
+			c.onCandidate(fromProtocolCandidate(*m.Candidate))
+		}
+	case protocol.TypePeerJoined:
+		if m.Peer != nil {
+			c.setPeer(*m.Peer, true)
+			c.emit(Event{Type: EventPeerJoined, Peer: *m.Peer})
+		}
+	case protocol.TypePeerLeft:
+		if m.Peer != nil {
+			c.setPeer(*m.Peer, false)
+			c.emit(Event{Type: EventPeerLeft, Peer: *m.Peer, Reason: m.Reason})
+		}
+	case protocol.TypeMeta:
+		c.emit(Event{Type: EventMeta, Peer: protocol.Peer{ID: m.From}, Data: m.Data})
+	case protocol.TypeError:
+		if m.Error != nil {
+			c.log.Warn("server reported error", "code", m.Error.Code, "message", m.Error.Message)
+			c.emit(Event{Type: EventError, Err: &SignalError{Code: m.Error.Code, Message: m.Error.Message}})
+		}
+	case protocol.TypeClosing:
+		c.emit(Event{Type: EventClosing, Reason: m.Reason})
+	}
+}
+
+func (c *Conference) setPeer(p protocol.Peer, present bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if present {
+		c.peers[p.ID] = p
+	} else {
+		delete(c.peers, p.ID)
+	}
+}
+
+// onOffer answers the SFU. Candidates gathered while the answer is made
+// are held until it is out.
+func (c *Conference) onOffer(sdp string) {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		c.log.Warn("set remote offer", "err", err)
+		return
+	}
+	for _, cand := range c.pending {
+		if err := c.pc.AddICECandidate(cand); err != nil {
+			c.log.Debug("add queued remote candidate", "err", err)
+		}
+	}
+	c.pending = nil
+	answer, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		c.log.Warn("create answer", "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+	defer c.releaseCandidates()
+	if err := c.pc.SetLocalDescription(answer); err != nil {
+		c.log.Warn("set local answer", "err", err)
+		return
+	}
+	if err := c.sig.Send(protocol.Message{Type: protocol.TypeAnswer, To: sfuPeer, SDP: c.pc.LocalDescription().SDP}); err != nil {
+		c.log.Warn("send answer", "err", err)
+	}
+}
+
+func (c *Conference) onCandidate(cand webrtc.ICECandidateInit) {
+	if c.pc.RemoteDescription() == nil {
+		if len(c.pending) < maxPendingCandidates {
+			c.pending = append(c.pending, cand)
+		}
+		return
+	}
+	if err := c.pc.AddICECandidate(cand); err != nil {
+		c.log.Debug("add remote candidate", "err", err)
+	}
+}
+
+func (c *Conference) releaseCandidates() {
+	c.mu.Lock()
+	held := c.held
+	c.held, c.holding = nil, false
+	c.mu.Unlock()
+	for i := range held {
+		c.sendCandidate(&held[i])
+	}
+}
+
+// onLocalCandidate trickles a gathered candidate to the SFU; it runs on
+// pion's gathering goroutine.
+func (c *Conference) onLocalCandidate(cand *webrtc.ICECandidate) {
+	if cand == nil {
+		return
+	}
+	pc := toProtocolCandidate(cand.ToJSON())
+	c.mu.Lock()
+	if c.holding {
+		c.held = append(c.held, pc)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.sendCandidate(&pc)
+}
+
+func (c *Conference) sendCandidate(cand *protocol.Candidate) {
+	if err := c.sig.Send(protocol.Message{Type: protocol.TypeCandidate, To: sfuPeer, Candidate: cand}); err != nil {
+		c.log.Debug("send candidate", "err", err)
+	}
+}
+
+// emit hands an event to Events without ever blocking the loop.
+func (c *Conference) emit(e Event) {
+	select {
+	case c.events <- e:
+	default:
+		c.log.Warn("event dropped: nobody reads Events", "event", string(e.Type))
+	}
+}
+
+// Events reports peers joining and leaving, server errors, closing and
+// a lost signaling session. It is buffered; events nobody reads are
+// dropped once the buffer is full. It is closed by Close.
+func (c *Conference) Events() <-chan Event { return c.events }
+
+// Self returns our participant id.
+func (c *Conference) Self() string { return c.join.ParticipantID }
+
+// Peers returns the other participants connected now, sorted by id.
+func (c *Conference) Peers() []protocol.Peer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]protocol.Peer, 0, len(c.peers))
+	for _, p := range c.peers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// PeerConnection returns the PeerConnection to the SFU.
+func (c *Conference) PeerConnection() *webrtc.PeerConnection { return c.pc }
+
+// JoinResponse returns the answer of the join.
+func (c *Conference) JoinResponse() protocol.JoinResponse { return c.join }
+
+// WaitConnected waits until the PeerConnection to the SFU is connected.
+// It returns ErrClosed when the Conference is closed, and the state it
+// saw when ctx ends.
+func (c *Conference) WaitConnected(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		state, changed := c.pcState, c.changed
+		c.mu.Unlock()
+		if state == webrtc.PeerConnectionStateConnected {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-c.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("wait connected: peer connection %s: %w", state, ctx.Err())
+		}
+	}
+}
+
+// Close leaves the conference (bye), closes the PeerConnection and
+// signaling and waits for the Conference's goroutines. It is idempotent.
+func (c *Conference) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		<-c.loopDone
+		c.sig.Close()
+		c.closeErr = c.pc.GracefulClose()
+		c.wg.Wait()
+		close(c.events)
+		c.log.Info("conference left")
+	})
+	return c.closeErr
+}

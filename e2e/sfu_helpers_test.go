@@ -1,0 +1,189 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/konsil/konsil/client"
+	"github.com/konsil/konsil/internal/testutil"
+	"github.com/konsil/konsil/protocol"
+	"github.com/konsil/konsil/server"
+	"github.com/konsil/konsil/turn"
+)
+
+// withSFUPorts gives the SFU its media port as in production, a UDP mux,
+// here on a free 127.0.0.1 port: the SFU's candidates are loopback only.
+func withSFUPorts() testutil.Option {
+	return func(c *server.Config) {
+		c.SFUMedia = turn.MediaConfig{UDPAddr: "127.0.0.1:0"}
+	}
+}
+
+// member is one SDK participant of a conference in a test, with what it
+// received, by publisher.
+type member struct {
+	*client.Conference
+	name string
+	// stall makes the member stop reading the tracks it receives.
+	stall atomic.Bool
+	done  chan struct{} // closed before Close, to end stalled readers
+
+	mu       sync.Mutex
+	received map[string]*received // by publisher id
+}
+
+// received counts one publisher's packets at one member.
+type received struct {
+	video, audio atomic.Int64
+	ended        atomic.Int64 // tracks of this publisher that ended
+}
+
+func dialMember(t *testing.T, s *testutil.Server, name, token string, tracks ...webrtc.TrackLocal) *member {
+	t.Helper()
+	m := &member{name: name, received: map[string]*received{}, done: make(chan struct{})}
+	opts := client.ConferenceOptions{Tracks: tracks, LoopbackOnly: true, OnTrack: m.onTrack}
+	if testing.Verbose() {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("who", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.DialConference(ctx, s.URL, protocol.JoinRequest{Token: token}, opts)
+	if err != nil {
+		t.Fatalf("%s: dial conference: %v", name, err)
+	}
+	m.Conference = c
+	t.Cleanup(m.leave)
+	return m
+}
+
+// leave closes the member's conference (once).
+func (m *member) leave() {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	close(m.done)
+	m.Close()
+}
+
+func (m *member) from(publisher string) *received {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.received[publisher]
+	if r == nil {
+		r = &received{}
+		m.received[publisher] = r
+	}
+	return r
+}
+
+func (m *member) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver, publisher string) {
+	r := m.from(publisher)
+	n := &r.audio
+	if tr.Kind() == webrtc.RTPCodecTypeVideo {
+		n = &r.video
+	}
+	buf := make([]byte, 1500)
+	for {
+		for m.stall.Load() {
+			// Not reading: pion's buffers fill and drop at this member.
+			select {
+			case <-m.done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if _, _, err := tr.Read(buf); err != nil {
+			break
+		}
+		n.Add(1)
+	}
+	r.ended.Add(1)
+}
+
+// counts describes what every member received, for failure messages.
+func counts(ms ...*member) string {
+	var b strings.Builder
+	for _, m := range ms {
+		m.mu.Lock()
+		ids := make([]string, 0, len(m.received))
+		for id := range m.received {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		fmt.Fprintf(&b, "\n  %s (%s):", m.name, m.Self())
+		for _, id := range ids {
+			r := m.received[id]
+			fmt.Fprintf(&b, " %s v%d a%d ended %d;", id, r.video.Load(), r.audio.Load(), r.ended.Load())
+		}
+		m.mu.Unlock()
+	}
+	return b.String()
+}
+
+// receiveFromEachOther waits until every member has received at least min
+// video and min audio packets from every other publisher among pubs.
+func receiveFromEachOther(t *testing.T, ms []*member, pubs []*member, min int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := true
+		for _, m := range ms {
+			for _, p := range pubs {
+				if p == m {
+					continue
+				}
+				r := m.from(p.Self())
+				if r.video.Load() < min || r.audio.Load() < min {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every member received %d packets of each kind from every other publisher:%s", min, counts(ms...))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitConferenceEvent reads m's events until one of type typ about peer
+// arrives.
+func waitConferenceEvent(t *testing.T, m *member, typ client.EventType, peer string) client.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	var seen []string
+	for {
+		select {
+		case e := <-m.Events():
+			if e.Type == typ && e.Peer.ID == peer {
+				return e
+			}
+			seen = append(seen, string(e.Type)+" "+e.Peer.ID)
+		case <-deadline:
+			t.Fatalf("%s: no %s event for %s; saw %v", m.name, typ, peer, seen)
+		}
+	}
+}
+
+// videoRate is the packets per second of video m receives from publisher,
+// measured over d.
+func videoRate(m *member, publisher string, d time.Duration) float64 {
+	r := m.from(publisher)
+	n0 := r.video.Load()
+	time.Sleep(d)
+	return float64(r.video.Load()-n0) / d.Seconds()
+}

@@ -1,0 +1,64 @@
+package sfu
+
+import (
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// throttle paces keyframe requests to one publisher track: at most one
+// per interval. A request inside the interval is remembered and becomes
+// due when the interval ends, so a subscriber that joins just after
+// another still gets its keyframe, only a little later. It is plain state
+// owned by one goroutine; time is passed in.
+type throttle struct {
+	interval time.Duration
+	last     time.Time // when the last PLI went out; zero: never
+	pending  bool
+}
+
+// request notes a request at now. send says a PLI goes out now; otherwise
+// wait is how long until due should be asked.
+func (th *throttle) request(now time.Time) (send bool, wait time.Duration) {
+	if th.last.IsZero() || now.Sub(th.last) >= th.interval {
+		th.last, th.pending = now, false
+		return true, 0
+	}
+	th.pending = true
+	return false, th.interval - now.Sub(th.last)
+}
+
+// due is asked when a wait has passed: send says the remembered request
+// goes out now; wait > 0 says to ask again later.
+func (th *throttle) due(now time.Time) (send bool, wait time.Duration) {
+	if !th.pending {
+		return false, 0
+	}
+	if elapsed := now.Sub(th.last); elapsed < th.interval {
+		return false, th.interval - elapsed
+	}
+	th.last, th.pending = now, false
+	return true, 0
+}
+
+// wantsKeyframe tells whether a compound RTCP packet from a subscriber
+// asks for a keyframe: a PLI (RFC 4585 §6.3.1) or a FIR (RFC 5104
+// §4.3.1). It walks the common headers only and allocates nothing; a
+// malformed packet asks for nothing.
+func wantsKeyframe(b []byte) bool {
+	for len(b) >= 4 {
+		var h rtcp.Header
+		if err := h.Unmarshal(b); err != nil {
+			return false
+		}
+		size := (int(h.Length) + 1) * 4
+		if size > len(b) {
+			return false
+		}
+		if h.Type == rtcp.TypePayloadSpecificFeedback && (h.Count == rtcp.FormatPLI || h.Count == rtcp.FormatFIR) {
+			return true
+		}
+		b = b[size:]
+	}
+	return false
+}

@@ -1,0 +1,462 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/konsil/konsil/protocol"
+)
+
+const (
+	// signalBuffer holds signaling messages while the loop is busy (a
+	// burst of trickled candidates during an offer). The hub rate-limits
+	// what a client sends, so this is never reached by a sane client.
+	signalBuffer = 256
+	// maxPendingCandidates bounds remote candidates kept before the
+	// answer they belong to.
+	maxPendingCandidates = 256
+)
+
+// Participant is one member of a conference with its PeerConnection to the
+// SFU. The SFU makes every offer on it, so offers never cross: the first
+// offer has a receive-only audio and video section for what the
+// participant publishes and a send-only section per track already
+// published by others; every later offer adds or ends send-only sections
+// as tracks come and go. At most one offer is out at a time: a change
+// while one is out is offered again once the answer is in.
+//
+// Negotiation state (subs, awaiting, dirty, pending) is owned by one
+// goroutine, loop, fed by signaling messages and room changes. mu guards
+// what pion's callbacks touch. The participant also owns a writer, the
+// goroutine that writes every packet it subscribes to.
+type Participant struct {
+	sfu    *SFU
+	room   *Room
+	id     string
+	log    *slog.Logger
+	send   func(protocol.Message)
+	pc     *webrtc.PeerConnection
+	writer *writer
+
+	msgs      chan protocol.Message
+	kick      chan struct{} // the room's tracks changed; buffered 1
+	done      chan struct{} // closed by close
+	loopDone  chan struct{}
+	leaveOnce sync.Once
+	closeOnce sync.Once
+	// wg counts the goroutines reading tracks and RTCP.
+	wg sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	started bool
+	tracks  []*Track             // what it publishes
+	holding bool                 // an offer is on its way: hold candidates
+	held    []protocol.Candidate // candidates gathered meanwhile
+
+	// Owned by loop.
+	subs     map[*Track]*subscription
+	awaiting bool // an offer is out, no answer yet
+	dirty    bool // the room changed while an offer was out
+	offered  bool
+	pending  []webrtc.ICECandidateInit
+}
+
+// subscription is one other participant's track sent to this one.
+type subscription struct {
+	dt     *DownTrack
+	sender *webrtc.RTPSender
+}
+
+// newParticipant builds the participant and its PeerConnection; Join
+// puts it in its room.
+func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Participant, error) {
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+	if err != nil {
+		return nil, err
+	}
+	// One receive-only section per kind for what the participant
+	// publishes. They come first, so a client adding its camera and
+	// microphone finds them before the send-only sections of others.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		init := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
+		if _, err := pc.AddTransceiverFromKind(kind, init); err != nil {
+			_ = pc.Close()
+			return nil, fmt.Errorf("add %s transceiver: %w", kind, err)
+		}
+	}
+	p := &Participant{
+		sfu: s, id: id, send: send, pc: pc,
+		log:      s.log.With("room", roomID, "participant", id),
+		writer:   newWriter(s.cfg.QueuePackets),
+		msgs:     make(chan protocol.Message, signalBuffer),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		subs:     map[*Track]*subscription{},
+	}
+	pc.OnICECandidate(p.onLocalCandidate)
+	pc.OnTrack(p.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		p.log.Debug("peer connection state", "state", st.String())
+		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+			// The client went away or its network did. Its signaling
+			// session may live on; a new session (Leave and Join) gets a
+			// fresh PeerConnection.
+			p.Leave()
+		}
+	})
+	return p, nil
+}
+
+// ID is the participant id.
+func (p *Participant) ID() string { return p.id }
+
+// start runs the writer and the negotiation loop, whose first act is the
+// initial offer. It follows Room.add, so that no track published
+// meanwhile is missed.
+func (p *Participant) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.started = true
+	go p.writer.run()
+	go p.loop()
+}
+
+// Signal hands the participant a message its client sent to the SFU
+// (answer, candidate). It never blocks.
+func (p *Participant) Signal(m protocol.Message) {
+	select {
+	case <-p.done:
+	case p.msgs <- m:
+	default:
+		p.log.Warn("signaling message dropped: queue full", "type", m.Type)
+	}
+}
+
+// Leave ends the participant: its tracks leave every subscriber, its
+// PeerConnection closes and its goroutines end. It returns at once; the
+// teardown runs in the background (SFU.Close waits for it). Calling it
+// on a participant that was replaced, or twice, does nothing more.
+func (p *Participant) Leave() {
+	p.leaveOnce.Do(func() { go p.close() })
+}
+
+// renegotiate tells the loop that the room's tracks changed.
+func (p *Participant) renegotiate() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Participant) loop() {
+	defer close(p.loopDone)
+	p.negotiate()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-p.kick:
+			p.negotiate()
+		case m := <-p.msgs:
+			p.handle(m)
+		}
+	}
+}
+
+func (p *Participant) handle(m protocol.Message) {
+	switch m.Type {
+	case protocol.TypeAnswer:
+		p.onAnswer(m.SDP)
+	case protocol.TypeCandidate:
+		if m.Candidate != nil {
+			p.onRemoteCandidate(fromProtocolCandidate(*m.Candidate))
+		}
+	default:
+		// The SFU makes every offer; an offer from the client would be
+		// glare with ours, which pion cannot roll back.
+		p.log.Debug("ignoring message to the SFU", "type", m.Type)
+	}
+}
+
+// negotiate brings the subscriptions in line with the room and offers
+// the change, or notes it for later when an offer is already out.
+func (p *Participant) negotiate() {
+	if p.awaiting {
+		p.dirty = true
+		return
+	}
+	changed := p.reconcile()
+	if !changed && p.offered {
+		return
+	}
+	if err := p.offer(); err != nil {
+		p.log.Warn("offer", "err", err)
+	}
+}
+
+// reconcile adds a send-only section for every track of the room the
+// participant lacks and ends those whose track is gone. It reports
+// whether anything changed.
+func (p *Participant) reconcile() bool {
+	want := p.room.tracksFor(p)
+	keep := make(map[*Track]bool, len(want))
+	changed := false
+	for _, t := range want {
+		keep[t] = true
+		if p.subs[t] != nil {
+			continue
+		}
+		if err := p.subscribe(t); err != nil {
+			p.log.Warn("subscribe", "track", t.id, "err", err)
+			continue
+		}
+		changed = true
+	}
+	for t, sub := range p.subs {
+		if keep[t] {
+			continue
+		}
+		// A new section for every new track, and ended ones stay
+		// inactive: pion, as answerer, stops a transceiver whose section
+		// turns inactive and never uses it again, so sections cannot be
+		// recycled yet. Each track published in the room costs each
+		// subscriber one m-line for the life of its PeerConnection.
+		if err := p.pc.RemoveTrack(sub.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+			p.log.Debug("remove track", "track", t.id, "err", err)
+		}
+		t.detach(sub.dt)
+		delete(p.subs, t)
+		changed = true
+	}
+	return changed
+}
+
+func (p *Participant) subscribe(t *Track) error {
+	dt := newDownTrack(t, p)
+	tr, err := p.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return err
+	}
+	sender := tr.Sender()
+	p.subs[t] = &subscription{dt: dt, sender: sender}
+	if !p.track(func() { p.readSenderRTCP(dt, sender) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// track runs f in a goroutine counted by wg, unless the participant is
+// closing.
+func (p *Participant) track(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// readSenderRTCP reads what the subscriber says about one track: pion's
+// interceptors see only RTCP that is read, and a PLI or FIR becomes a
+// keyframe request to the publisher. It ends when the sender stops.
+func (p *Participant) readSenderRTCP(dt *DownTrack, sender *webrtc.RTPSender) {
+	buf := make([]byte, maxPacket)
+	for {
+		n, _, err := sender.Read(buf)
+		if err != nil {
+			return
+		}
+		if wantsKeyframe(buf[:n]) {
+			dt.track.RequestKeyframe()
+		}
+	}
+}
+
+// offer creates an offer and sends it. Candidates gathered while it is
+// being made are held back until it is out, so the client never sees a
+// candidate before the description it belongs to.
+func (p *Participant) offer() error {
+	desc, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	p.mu.Lock()
+	p.holding = true
+	p.mu.Unlock()
+	defer p.releaseCandidates()
+	if err := p.pc.SetLocalDescription(desc); err != nil {
+		return fmt.Errorf("set local offer: %w", err)
+	}
+	p.awaiting, p.offered = true, true
+	p.send(protocol.Message{Type: protocol.TypeOffer, SDP: p.pc.LocalDescription().SDP})
+	p.log.Debug("offer sent", "subscriptions", len(p.subs))
+	return nil
+}
+
+func (p *Participant) releaseCandidates() {
+	p.mu.Lock()
+	held := p.held
+	p.held, p.holding = nil, false
+	p.mu.Unlock()
+	for i := range held {
+		p.send(protocol.Message{Type: protocol.TypeCandidate, Candidate: &held[i]})
+	}
+}
+
+// onLocalCandidate trickles a gathered candidate; it runs on pion's
+// gathering goroutine.
+func (p *Participant) onLocalCandidate(c *webrtc.ICECandidate) {
+	if c == nil {
+		// End of gathering: not sent, as in peer-to-peer calls.
+		return
+	}
+	cand := toProtocolCandidate(c.ToJSON())
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	if p.holding {
+		p.held = append(p.held, cand)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.send(protocol.Message{Type: protocol.TypeCandidate, Candidate: &cand})
+}
+
+func (p *Participant) onAnswer(sdp string) {
+	if !p.awaiting {
+		p.log.Debug("ignoring answer without an offer")
+		return
+	}
+	p.awaiting = false
+	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	if err != nil {
+		// The next change offers again; a client that cannot answer
+		// stays without media and harms nobody else.
+		p.log.Warn("set remote answer", "err", err)
+		return
+	}
+	for _, c := range p.pending {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			p.log.Debug("add queued remote candidate", "err", err)
+		}
+	}
+	p.pending = nil
+	if p.dirty {
+		p.dirty = false
+		p.negotiate()
+	}
+}
+
+func (p *Participant) onRemoteCandidate(c webrtc.ICECandidateInit) {
+	if p.pc.RemoteDescription() == nil {
+		if len(p.pending) < maxPendingCandidates {
+			p.pending = append(p.pending, c)
+		}
+		return
+	}
+	if err := p.pc.AddICECandidate(c); err != nil {
+		p.log.Debug("add remote candidate", "err", err)
+	}
+}
+
+// onTrack runs, in a goroutine of pion's, for each track the participant
+// publishes: it publishes the track to the room and forwards it until it
+// ends, then takes it back.
+func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	t := newTrack(p, remote, receiver)
+	p.tracks = append(p.tracks, t)
+	p.wg.Add(3)
+	p.mu.Unlock()
+	defer p.wg.Done()
+	go func() {
+		defer p.wg.Done()
+		t.readRTCP()
+	}()
+	go func() {
+		defer p.wg.Done()
+		t.requestKeyframes()
+	}()
+	t.log.Info("track published", "kind", t.kind.String(), "codec", t.codec.MimeType)
+	p.room.publish(t)
+	t.forward()
+	p.unpublish(t)
+}
+
+// unpublish takes a track back from the room (once).
+func (p *Participant) unpublish(t *Track) {
+	if p.room.unpublish(t) {
+		t.close()
+		t.log.Info("track ended")
+	}
+}
+
+// close tears the participant down: it leaves the room, which ends its
+// tracks at every subscriber; its PeerConnection closes, which ends the
+// goroutines reading tracks and RTCP; then its loop and writer stop.
+func (p *Participant) close() {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		started := p.started
+		tracks := p.tracks
+		p.mu.Unlock()
+		close(p.done)
+		if started {
+			<-p.loopDone
+		}
+		p.room.remove(p)
+		for _, t := range tracks {
+			p.unpublish(t)
+		}
+		if err := p.pc.GracefulClose(); err != nil {
+			p.log.Debug("close peer connection", "err", err)
+		}
+		p.wg.Wait()
+		if started {
+			p.writer.stop()
+		}
+		for t, sub := range p.subs {
+			t.detach(sub.dt)
+		}
+		p.sfu.goneForwarded.Add(p.writer.forwarded.Load())
+		p.sfu.goneDropped.Add(p.writer.dropped.Load())
+		p.log.Info("participant left the conference")
+		p.sfu.wg.Done()
+	})
+}
+
+func toProtocolCandidate(c webrtc.ICECandidateInit) protocol.Candidate {
+	return protocol.Candidate{
+		Candidate: c.Candidate, SDPMid: c.SDPMid,
+		SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+	}
+}
+
+func fromProtocolCandidate(c protocol.Candidate) webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{
+		Candidate: c.Candidate, SDPMid: c.SDPMid,
+		SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+	}
+}

@@ -1,0 +1,252 @@
+// Package sfu forwards RTP between participants of one conference. It reads
+// only RTP headers, header extensions and the clear prefix of each frame; it
+// never holds a media key and knows nothing of HTTP or storage.
+//
+// The layering follows the roles of a conference:
+//
+//	SFU          the rooms of this node and the pion API they share
+//	Room         the participants of one conference and what they publish
+//	Participant  one PeerConnection; the SFU makes every offer on it
+//	Track        one published remote track, read once and fanned out
+//	DownTrack    one Track as one subscriber receives it (a webrtc.TrackLocal)
+//	writer       the per-subscriber queue and goroutine that write its packets
+//
+// Signaling reaches the SFU through Join, Participant.Signal and
+// Participant.Leave; the SFU answers through the send func given to Join.
+// Messages are protocol.Message values, the same the hub relays.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/konsil/konsil/internal/pionlog"
+	"github.com/konsil/konsil/protocol"
+)
+
+// Errors callers branch on.
+var (
+	// ErrClosed: the SFU is shutting down and takes no participants.
+	ErrClosed = errors.New("sfu: closed")
+)
+
+// Config wires an SFU to its host.
+type Config struct {
+	// SettingEngine carries the ICE setup: the media ports of
+	// turn.MediaMux.SettingEngine in production, LoopbackSettingEngine in
+	// tests. The zero value gathers on every interface with ephemeral ports.
+	SettingEngine webrtc.SettingEngine
+	// ICEServers are handed to the SFU's own PeerConnections; usually none,
+	// since the SFU has a routable address of its own.
+	ICEServers []webrtc.ICEServer
+	// QueuePackets bounds each subscriber's queue of packets waiting to be
+	// written; a subscriber whose queue is full loses packets, nobody else
+	// does. Zero means 512.
+	QueuePackets int
+	// KeyframeInterval is the least time between two keyframe requests
+	// (PLI) sent to one publisher for one track. Zero means 500 ms.
+	KeyframeInterval time.Duration
+	// Now is the clock; time.Now when nil.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// SFU holds the conference rooms of this node. Its state (rooms, closing)
+// is guarded by mu; each Room guards its own members.
+type SFU struct {
+	cfg Config
+	api *webrtc.API
+	log *slog.Logger
+
+	mu      sync.Mutex
+	rooms   map[string]*Room
+	closing bool
+	// wg counts participants not yet torn down.
+	wg sync.WaitGroup
+
+	// Totals of participants already gone; live ones are summed by Stats.
+	goneForwarded, goneDropped atomic.Uint64
+	// packets recycles packet buffers across all tracks.
+	packets *packetPool
+	// trackSeq numbers tracks for their ids.
+	trackSeq atomic.Uint64
+}
+
+// New returns an SFU. It opens nothing: media ports belong to the
+// SettingEngine passed in.
+func New(cfg Config) (*SFU, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueuePackets <= 0 {
+		cfg.QueuePackets = 512
+	}
+	if cfg.KeyframeInterval <= 0 {
+		cfg.KeyframeInterval = 500 * time.Millisecond
+	}
+	api, err := newAPI(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: %w", err)
+	}
+	return &SFU{cfg: cfg, api: api, log: cfg.Logger, rooms: map[string]*Room{}, packets: newPacketPool()}, nil
+}
+
+// Codecs the SFU offers. One codec per kind keeps payload types fixed
+// across all PeerConnections, so the SFU never transcodes and a subscriber
+// can decode whatever any publisher sends.
+var (
+	codecOpus = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1",
+		},
+		PayloadType: 111,
+	}
+	// No "nack" feedback yet: answering NACKs needs the shared per-track
+	// packet cache (a later milestone). Advertising it without an answer
+	// would only make receivers wait for retransmissions that never come.
+	codecVP8 = webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack", Parameter: "pli"}},
+		},
+		PayloadType: 96,
+	}
+)
+
+// sdesMID lets pion map a publisher's packets to their m-line when the
+// answer declares no SSRC. Forwarded packets never carry it: the value
+// names the publisher's m-line, not the subscriber's.
+const sdesMID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+// newAPI builds the pion API all PeerConnections share.
+//
+// Interceptors: only the RTCP reports. Receiver reports tell publishers
+// about loss and round trip, sender reports give subscribers the clock
+// mapping for lip sync. The NACK responder is left out: it copies every
+// packet once per subscriber (about a tenth of the forwarding cost, see
+// PERFORMANCE.md); retransmissions will come from one packet cache per
+// published track instead. TWCC and the stats interceptor come with
+// bandwidth estimation, when they have a consumer.
+func newAPI(cfg Config) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(codecOpus, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterCodec(codecVP8, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdesMID}, kind); err != nil {
+			return nil, err
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	se := cfg.SettingEngine
+	if se.LoggerFactory == nil {
+		// pion's warnings on the server name client addresses: debug.
+		se.LoggerFactory = pionlog.Factory(cfg.Logger, slog.LevelDebug)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Join adds a participant to a room and starts its PeerConnection; the
+// SFU's first offer goes out through send shortly after. send must not
+// block (the hub queues). A participant already in the room with the same
+// id is replaced: its PeerConnection closes and the new one starts over,
+// which is how a reconnecting client gets a fresh offer.
+func (s *SFU) Join(roomID, participantID string, send func(protocol.Message)) (*Participant, error) {
+	p, err := newParticipant(s, roomID, participantID, send)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: join %s: %w", roomID, err)
+	}
+	// The room is found and joined under s.mu, so that it cannot be
+	// dropped as empty in between, nor Close miss the participant.
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		// Never in a room nor counted: its closing must not Leave.
+		p.leaveOnce.Do(func() {})
+		_ = p.pc.GracefulClose()
+		return nil, ErrClosed
+	}
+	rm := s.rooms[roomID]
+	if rm == nil {
+		rm = newRoom(s, roomID)
+		s.rooms[roomID] = rm
+	}
+	p.room = rm
+	old := rm.add(p)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	if old != nil {
+		old.log.Info("participant replaced by a new session")
+		go old.close()
+	}
+	p.start()
+	return p, nil
+}
+
+// dropRoomIfEmpty forgets a room without participants.
+func (s *SFU) dropRoomIfEmpty(rm *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[rm.id] == rm && rm.empty() {
+		delete(s.rooms, rm.id)
+	}
+}
+
+// Stats are running totals of this SFU.
+type Stats struct {
+	// Forwarded counts RTP packets written to subscribers.
+	Forwarded uint64
+	// Dropped counts packets not queued because a subscriber's queue was
+	// full.
+	Dropped uint64
+	// Participants and Tracks are the current numbers.
+	Participants, Tracks int
+}
+
+// Stats returns the running totals.
+func (s *SFU) Stats() Stats {
+	st := Stats{Forwarded: s.goneForwarded.Load(), Dropped: s.goneDropped.Load()}
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, rm := range s.rooms {
+		rooms = append(rooms, rm)
+	}
+	s.mu.Unlock()
+	for _, rm := range rooms {
+		rm.addStats(&st)
+	}
+	return st
+}
+
+// Close tears down every participant and waits for their goroutines.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	var all []*Participant
+	for _, rm := range s.rooms {
+		all = append(all, rm.members()...)
+	}
+	s.mu.Unlock()
+	for _, p := range all {
+		p.Leave()
+	}
+	s.wg.Wait()
+	return nil
+}

@@ -1,0 +1,185 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Track is one remote track a participant publishes. One goroutine reads
+// it (Track.forward) and offers each packet to every subscriber's writer;
+// the list of subscribers is copy-on-write (changed under mu, read with
+// one atomic load per packet), so the reader never takes a lock.
+type Track struct {
+	id        string
+	publisher *Participant
+	remote    *webrtc.TrackRemote
+	receiver  *webrtc.RTPReceiver
+	kind      webrtc.RTPCodecType
+	codec     webrtc.RTPCodecCapability
+	log       *slog.Logger
+	pool      *packetPool
+
+	mu   sync.Mutex
+	subs atomic.Pointer[[]*DownTrack]
+
+	// keyframe wakes the loop that sends PLIs to the publisher.
+	keyframe chan struct{}
+	done     chan struct{}
+}
+
+func newTrack(p *Participant, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) *Track {
+	kind := remote.Kind()
+	// Ids need to be unique per subscriber PeerConnection only; one
+	// counter per SFU is simplest.
+	id := fmt.Sprintf("%s-%d", kind, p.sfu.trackSeq.Add(1))
+	return &Track{
+		id: id, publisher: p, remote: remote, receiver: receiver, pool: p.sfu.packets,
+		kind: kind, codec: remote.Codec().RTPCodecCapability,
+		log:      p.log.With("track", id, "ssrc", uint32(remote.SSRC())),
+		keyframe: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+}
+
+// attach starts sending to d.
+func (t *Track) attach(d *DownTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.subs.Load()
+	var next []*DownTrack
+	if old != nil {
+		for _, x := range *old {
+			if x == d {
+				return
+			}
+		}
+		next = make([]*DownTrack, 0, len(*old)+1)
+		next = append(next, *old...)
+	}
+	next = append(next, d)
+	t.subs.Store(&next)
+}
+
+// detach stops sending to d.
+func (t *Track) detach(d *DownTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.subs.Load()
+	if old == nil {
+		return
+	}
+	next := make([]*DownTrack, 0, len(*old))
+	for _, x := range *old {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	t.subs.Store(&next)
+}
+
+// forward reads the remote track until it ends and fans every packet out.
+// It allocates nothing per packet: buffers come from the pool and go back
+// when the last subscriber has written them.
+func (t *Track) forward() {
+	for {
+		pkt := t.pool.get()
+		n, _, err := t.remote.Read(pkt.buf[:])
+		if err != nil {
+			t.pool.Put(pkt)
+			return
+		}
+		if !pkt.parse(n) {
+			t.pool.Put(pkt)
+			continue
+		}
+		t.fanOut(pkt)
+	}
+}
+
+// fanOut queues pkt for every subscriber, dropping it for those whose
+// queue is full, and gives up the reader's own reference.
+func (t *Track) fanOut(pkt *packet) {
+	subs := t.subs.Load()
+	if subs == nil || len(*subs) == 0 {
+		t.pool.Put(pkt)
+		return
+	}
+	pkt.refs.Store(int32(len(*subs)) + 1)
+	for _, d := range *subs {
+		if !d.sub.writer.enqueue(d, pkt) {
+			pkt.release()
+		}
+	}
+	pkt.release()
+}
+
+// readRTCP consumes what the publisher sends about this track (sender
+// reports): pion's interceptors act only on RTCP that is read.
+func (t *Track) readRTCP() {
+	buf := make([]byte, maxPacket)
+	for {
+		if _, _, err := t.receiver.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// RequestKeyframe asks the publisher for a keyframe, soon: requests are
+// merged and paced by requestKeyframes. It never blocks.
+func (t *Track) RequestKeyframe() {
+	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	select {
+	case t.keyframe <- struct{}{}:
+	default:
+	}
+}
+
+// requestKeyframes sends PLIs to the publisher, at most one per
+// KeyframeInterval: every subscriber that joins or loses packets asks for
+// a keyframe, and a burst of PLIs makes the publisher's encoder spend its
+// bitrate on keyframes, which then arrive late and large for everyone. A
+// request inside the interval is not lost: one PLI goes out when the
+// interval ends.
+func (t *Track) requestKeyframes() {
+	cfg := t.publisher.sfu.cfg
+	th := throttle{interval: cfg.KeyframeInterval}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	ssrc := uint32(t.remote.SSRC())
+	for {
+		var send bool
+		var wait time.Duration
+		select {
+		case <-t.done:
+			return
+		case <-t.keyframe:
+			send, wait = th.request(cfg.Now())
+		case <-timer.C:
+			send, wait = th.due(cfg.Now())
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+		}
+		if !send {
+			continue
+		}
+		err := t.publisher.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		if err != nil {
+			t.log.Debug("send PLI", "err", err)
+		}
+	}
+}
+
+// close stops the keyframe loop.
+func (t *Track) close() {
+	close(t.done)
+}

@@ -1,0 +1,168 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+)
+
+// maxPacket is the largest RTP packet read from a publisher: above pion's
+// receive MTU (1460) with room to spare.
+const maxPacket = 1500
+
+// packet is one RTP packet read from a publisher, shared read-only by
+// every subscriber it is queued for and returned to the pool when the
+// last of them is done with it. The header is parsed once by the reader;
+// its CSRC and extension slices point into buf.
+type packet struct {
+	buf     [maxPacket]byte
+	n       int
+	hdr     rtp.Header
+	payload []byte // buf[header:n], without padding
+	refs    atomic.Int32
+	pool    *packetPool
+}
+
+// packetPool recycles packets; one per SFU.
+type packetPool struct{ sync.Pool }
+
+func newPacketPool() *packetPool {
+	pp := &packetPool{}
+	pp.New = func() any { return &packet{pool: pp} }
+	return pp
+}
+
+func (pp *packetPool) get() *packet { return pp.Get().(*packet) }
+
+// release drops one reference and recycles the packet after the last.
+func (p *packet) release() {
+	if p.refs.Add(-1) == 0 {
+		p.pool.Put(p)
+	}
+}
+
+// parse reads the header of the n bytes in buf and finds the payload,
+// without the padding: pion writes padding from Header.PaddingSize, and
+// wants the payload alone.
+func (p *packet) parse(n int) bool {
+	p.n = n
+	hlen, err := p.hdr.Unmarshal(p.buf[:n])
+	if err != nil {
+		return false
+	}
+	end := n
+	p.hdr.PaddingSize = 0
+	if p.hdr.Padding {
+		pad := int(p.buf[n-1])
+		if pad == 0 || hlen+pad > n {
+			return false
+		}
+		end -= pad
+		p.hdr.PaddingSize = byte(pad)
+	}
+	p.payload = p.buf[hlen:end]
+	return true
+}
+
+// queued is one packet for one down track of a subscriber.
+type queued struct {
+	dt  *DownTrack
+	pkt *packet
+}
+
+// writer is a subscriber's outgoing path: a bounded queue and one
+// goroutine that writes what is queued to the subscriber's
+// PeerConnection. Publishers' readers only ever try to queue (never wait),
+// so a subscriber that is slow to write (a full ICE-TCP socket, a busy
+// core) loses its own packets and delays nobody. The goroutine owns hdr;
+// the counters are read by Stats.
+type writer struct {
+	queue chan queued
+	done  chan struct{}
+	ended chan struct{}
+
+	hdr rtp.Header // the outgoing header, rewritten for each packet
+
+	forwarded, dropped atomic.Uint64
+}
+
+func newWriter(size int) *writer {
+	return &writer{
+		queue: make(chan queued, size),
+		done:  make(chan struct{}),
+		ended: make(chan struct{}),
+	}
+}
+
+// enqueue offers pkt for dt without blocking and reports whether it was
+// taken. The caller has counted a reference for the queue.
+func (w *writer) enqueue(dt *DownTrack, pkt *packet) bool {
+	select {
+	case w.queue <- queued{dt, pkt}:
+		return true
+	default:
+		w.dropped.Add(1)
+		return false
+	}
+}
+
+// run writes queued packets until stop; then it releases what is left.
+func (w *writer) run() {
+	defer close(w.ended)
+	for {
+		select {
+		case q := <-w.queue:
+			w.write(q)
+		case <-w.done:
+			w.drain()
+			return
+		}
+	}
+}
+
+// stop ends run and waits for it.
+func (w *writer) stop() {
+	close(w.done)
+	<-w.ended
+}
+
+// drain releases packets still queued. Packets queued after it (a reader
+// that raced with stop) are never released to the pool; the garbage
+// collector takes them.
+func (w *writer) drain() {
+	for {
+		select {
+		case q := <-w.queue:
+			q.pkt.release()
+		default:
+			return
+		}
+	}
+}
+
+// write sends one packet on one down track with the subscriber's SSRC and
+// payload type. Sequence numbers and timestamps pass through: each down
+// track has one source, so they stay continuous (layer switching will
+// rewrite them). Header extensions are dropped, since their ids and
+// values (the publisher's MID) belong to the publisher's session.
+func (w *writer) write(q queued) {
+	defer q.pkt.release()
+	b := q.dt.binding.Load()
+	if b == nil {
+		return
+	}
+	w.hdr = q.pkt.hdr
+	w.hdr.Extension = false
+	w.hdr.ExtensionProfile = 0
+	w.hdr.Extensions = nil
+	w.hdr.SSRC = b.ssrc
+	w.hdr.PayloadType = b.payloadType
+	n, err := b.stream.WriteRTP(&w.hdr, q.pkt.payload)
+	if err != nil || n == 0 {
+		// n == 0 without an error: DTLS is not up yet and pion dropped it.
+		return
+	}
+	w.forwarded.Add(1)
+	q.dt.sent()
+}
