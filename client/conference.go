@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/konsil/konsil/client/e2ee"
 	"github.com/konsil/konsil/protocol"
 )
 
@@ -24,6 +25,12 @@ var (
 	ErrNotConference = errors.New("client: room is a peer-to-peer consultation, Conference handles SFU rooms only")
 	// errTooManyTracks: the SFU offers one section per kind to publish on.
 	errTooManyTracks = errors.New("client: a conference publishes at most one audio and one video track")
+	// ErrNoKID: the server gave our session no SFrame KID, so media
+	// cannot be encrypted safely (docs/PROTOCOL.md, welcome).
+	ErrNoKID = errors.New("client: the server assigned no SFrame KID; refusing to send media without one")
+	// ErrChatMalformed: the SFU relayed a chat message without the sender
+	// prefix (docs/PROTOCOL.md, conference chat).
+	ErrChatMalformed = errors.New("client: malformed conference chat message")
 )
 
 // ConferenceOptions configure a Conference. The zero value joins with
@@ -47,6 +54,16 @@ type ConferenceOptions struct {
 	ICEServers []webrtc.ICEServer
 	// Logger receives lifecycle and negotiation logs; nil discards them.
 	Logger *slog.Logger
+	// RoomSecret, when set (32 bytes, the link's #k=), turns on end-to-end
+	// encryption: every track must be an *SFrameTrack, which encrypts
+	// each frame with SFrame under our KID's key; NewFrameReader decrypts
+	// what arrives; SendChat seals and OnChat gets opened plaintext
+	// (docs/SECURITY.md).
+	RoomSecret []byte
+	// OnChat is called with every chat message another participant sent,
+	// in order, with its sender's participant id. It runs on pion's data
+	// channel goroutine and must not call Close.
+	OnChat func(sender string, msg []byte)
 }
 
 // Conference is one participant of a case conference: a join, a
@@ -72,12 +89,19 @@ type Conference struct {
 	// wg counts the RTCP readers of our senders.
 	wg sync.WaitGroup
 
-	mu      sync.Mutex
-	peers   map[string]protocol.Peer
-	pcState webrtc.PeerConnectionState
-	changed chan struct{} // closed and replaced on every state change
-	holding bool          // an answer is on its way: hold candidates
-	held    []protocol.Candidate
+	// keys and media are set with RoomSecret (nil otherwise); media holds
+	// the SFrame keys of everyone's KID.
+	keys  *e2ee.Keys
+	media *mediaKeys
+	chat  *webrtc.DataChannel
+
+	mu       sync.Mutex
+	peers    map[string]protocol.Peer
+	chatOpen bool
+	pcState  webrtc.PeerConnectionState
+	changed  chan struct{} // closed and replaced on every state change
+	holding  bool          // an answer is on its way: hold candidates
+	held     []protocol.Candidate
 
 	// Owned by loop.
 	pending []webrtc.ICECandidateInit // remote candidates before the first offer
@@ -90,8 +114,16 @@ type Conference struct {
 //
 // A refusal is returned as *APIError (join) or *SignalError (signaling).
 func DialConference(ctx context.Context, baseURL string, req protocol.JoinRequest, opts ConferenceOptions) (*Conference, error) {
-	if err := checkConferenceTracks(opts.Tracks); err != nil {
+	if err := checkConferenceTracks(opts.Tracks, opts.RoomSecret != nil); err != nil {
 		return nil, err
+	}
+	var keys *e2ee.Keys
+	if opts.RoomSecret != nil {
+		k, err := e2ee.DeriveKeys(opts.RoomSecret)
+		if err != nil {
+			return nil, err
+		}
+		keys = &k
 	}
 	join, err := Join(ctx, opts.HTTPClient, baseURL, req)
 	if err != nil {
@@ -106,7 +138,7 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 	}
 	log = log.With("room", join.RoomID, "participant", join.ParticipantID)
 	c := &Conference{
-		opts: opts, log: log, join: join,
+		opts: opts, log: log, join: join, keys: keys,
 		events:   make(chan Event, eventBuffer),
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -123,6 +155,12 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 		return nil, err
 	}
 	c.sig = sig
+	if err := c.keyMedia(sig.Welcome()); err != nil {
+		sig.Close()
+		_ = c.pc.GracefulClose()
+		c.wg.Wait()
+		return nil, fmt.Errorf("dial conference: %w", err)
+	}
 	for _, p := range sig.Welcome().Peers {
 		c.peers[p.ID] = p
 	}
@@ -131,11 +169,14 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 	return c, nil
 }
 
-func checkConferenceTracks(tracks []webrtc.TrackLocal) error {
+func checkConferenceTracks(tracks []webrtc.TrackLocal, secret bool) error {
 	seen := map[webrtc.RTPCodecType]bool{}
 	for _, t := range tracks {
 		if seen[t.Kind()] {
 			return errTooManyTracks
+		}
+		if _, ok := t.(*SFrameTrack); secret && !ok {
+			return ErrPlainTrack
 		}
 		seen[t.Kind()] = true
 	}
@@ -175,10 +216,14 @@ func (c *Conference) newPeerConnection() error {
 		c.log.Debug("peer connection state", "state", s.String())
 		c.mu.Lock()
 		c.pcState = s
-		close(c.changed)
-		c.changed = make(chan struct{})
+		c.notifyLocked()
 		c.mu.Unlock()
 	})
+	if err := c.openChat(pc); err != nil {
+		_ = pc.Close()
+		c.wg.Wait()
+		return err
+	}
 	if c.opts.OnTrack != nil {
 		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 			// The SFU names the publisher in the stream id (msid).
@@ -187,6 +232,12 @@ func (c *Conference) newPeerConnection() error {
 	}
 	c.pc = pc
 	return nil
+}
+
+// notifyLocked wakes WaitConnected; c.mu is held.
+func (c *Conference) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 // readRTCP keeps reading a sender's RTCP: pion's interceptors act only
@@ -233,11 +284,15 @@ func (c *Conference) handle(m protocol.Message) {
 		}
 	case protocol.TypePeerJoined:
 		if m.Peer != nil {
+			c.learnKID(*m.Peer)
 			c.setPeer(*m.Peer, true)
 			c.emit(Event{Type: EventPeerJoined, Peer: *m.Peer})
 		}
 	case protocol.TypePeerLeft:
 		if m.Peer != nil {
+			if c.media != nil {
+				c.media.remove(m.Peer.ID, m.Peer.KID)
+			}
 			c.setPeer(*m.Peer, false)
 			c.emit(Event{Type: EventPeerLeft, Peer: *m.Peer, Reason: m.Reason})
 		}
@@ -374,15 +429,16 @@ func (c *Conference) PeerConnection() *webrtc.PeerConnection { return c.pc }
 // JoinResponse returns the answer of the join.
 func (c *Conference) JoinResponse() protocol.JoinResponse { return c.join }
 
-// WaitConnected waits until the PeerConnection to the SFU is connected.
+// WaitConnected waits until the PeerConnection to the SFU is connected
+// and the chat channel is open.
 // It returns ErrClosed when the Conference is closed, and the state it
 // saw when ctx ends.
 func (c *Conference) WaitConnected(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		state, changed := c.pcState, c.changed
+		state, open, changed := c.pcState, c.chatOpen, c.changed
 		c.mu.Unlock()
-		if state == webrtc.PeerConnectionStateConnected {
+		if state == webrtc.PeerConnectionStateConnected && open {
 			return nil
 		}
 		select {
@@ -390,7 +446,7 @@ func (c *Conference) WaitConnected(ctx context.Context) error {
 		case <-c.done:
 			return ErrClosed
 		case <-ctx.Done():
-			return fmt.Errorf("wait connected: peer connection %s: %w", state, ctx.Err())
+			return fmt.Errorf("wait connected: peer connection %s, chat open %t: %w", state, open, ctx.Err())
 		}
 	}
 }
@@ -408,4 +464,75 @@ func (c *Conference) Close() error {
 		c.log.Info("conference left")
 	})
 	return c.closeErr
+}
+
+// openChat creates the chat channel to the SFU: negotiated, id 0,
+// ordered, as in peer-to-peer calls. The SFU relays what we send to
+// every other participant, prefixed with our participant id.
+func (c *Conference) openChat(pc *webrtc.PeerConnection) error {
+	yes, id := true, uint16(0)
+	dc, err := pc.CreateDataChannel("chat", &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
+	if err != nil {
+		return fmt.Errorf("create chat channel: %w", err)
+	}
+	setOpen := func(open bool) {
+		c.mu.Lock()
+		c.chatOpen = open
+		c.notifyLocked()
+		c.mu.Unlock()
+	}
+	dc.OnOpen(func() { setOpen(true) })
+	dc.OnClose(func() { setOpen(false) })
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		sender, b, err := c.readChat(msg.Data)
+		if err != nil {
+			c.log.Warn("dropping chat message", "err", err)
+			return
+		}
+		if c.opts.OnChat != nil {
+			c.opts.OnChat(sender, b)
+		}
+	})
+	c.chat = dc
+	return nil
+}
+
+// readChat takes a message the SFU relayed apart: one byte N, the
+// sender's participant id (N bytes), then the message as the sender sent
+// it, sealed with the chat key when we have a room secret.
+func (c *Conference) readChat(b []byte) (string, []byte, error) {
+	if len(b) < 1 || int(b[0]) == 0 || len(b) < 1+int(b[0]) {
+		return "", nil, ErrChatMalformed
+	}
+	n := int(b[0])
+	sender, body := string(b[1:1+n]), b[1+n:]
+	if c.keys == nil {
+		return sender, body, nil
+	}
+	pt, err := e2ee.OpenChat(c.keys.Chat, sender, body)
+	if err != nil {
+		return "", nil, fmt.Errorf("from %s: %w", sender, err)
+	}
+	return sender, pt, nil
+}
+
+// SendChat sends one chat message to every other participant, through
+// the SFU: sealed with the chat key (the sender bound in, as in
+// peer-to-peer calls) when Options.RoomSecret is set. It fails with
+// ErrChatNotOpen before the channel opened.
+func (c *Conference) SendChat(b []byte) error {
+	if c.keys != nil {
+		sealed, err := e2ee.SealChat(c.keys.Chat, c.Self(), b)
+		if err != nil {
+			return err
+		}
+		b = sealed
+	}
+	c.mu.Lock()
+	open := c.chatOpen
+	c.mu.Unlock()
+	if !open {
+		return ErrChatNotOpen
+	}
+	return c.chat.Send(b)
 }

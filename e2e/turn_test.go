@@ -145,7 +145,26 @@ func TestTURNRefusesExpiredAndForgedCredentials(t *testing.T) {
 // A conference participant whose network allows only the relay joins
 // the SFU and receives media through it.
 func TestSFURelayOnly(t *testing.T) {
-	t.Skip("issue 5 / SFU issue: no SFU yet; turn.ListenMedia and server.Config.SFUMedia are ready for it")
+	verifyNoLeaks(t)
+	s := testutil.StartServer(t, withSFUPorts(), testutil.WithTURN())
+	room := s.CreateRoom(t, 3, "host", "guest", "guest")
+	pub := dialMember(t, s, "clinic", room.Participants[0].Token, newSynthetic(t, "clinic").tracks()...)
+	patient := dialMemberWith(t, s, "patient", room.Participants[1].Token, func(o *client.ConferenceOptions) {
+		o.LoopbackOnly = false // relay candidates come from the TURN server, not from an interface
+		o.RelayOnly = true
+	})
+	receiveFromEachOther(t, []*member{patient}, []*member{pub}, 50)
+
+	pair, err := patient.PeerConnection().SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Errorf("patient: selected pair %v (%v), want a relay candidate", pair, err)
+	}
+	if n := counterValue(t, s.TURN().Metrics().RelayedBytes.WithLabelValues("to_peer")); n == 0 {
+		t.Errorf("nothing relayed to the SFU")
+	}
+	if s.TURN().Allocations() < 1 {
+		t.Errorf("no TURN allocation while the patient is in the conference")
+	}
 }
 
 // turnServer is the join response's TURN entry (the one with a credential).

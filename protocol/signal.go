@@ -79,6 +79,12 @@ type Peer struct {
 	// Reconnect is set on peer-joined when the peer replaced an earlier
 	// session of its own: the receiver should expect or start an ICE restart.
 	Reconnect bool `json:"reconnect,omitempty"`
+	// KID is the SFrame key id of the participant's current session in a
+	// conference room (RFC 9605 §4.3), assigned by the server: unique
+	// within the room and never given to two sessions, so that no two
+	// sessions ever encrypt with the same key and counters. Absent in
+	// peer-to-peer rooms.
+	KID uint64 `json:"kid,omitempty"`
 }
 
 // Candidate is an ICE candidate shaped like RTCIceCandidateInit.

@@ -62,3 +62,46 @@ func wantsKeyframe(b []byte) bool {
 	}
 	return false
 }
+
+// vp8Keyframe tells whether an RTP packet of a VP8 track starts a
+// keyframe. It reads the VP8 payload descriptor (RFC 7741 §4.2) and the
+// first byte of the frame, the frame tag (RFC 6386 §9.1), whose inverted
+// key-frame bit is bit 0. With end-to-end encryption that byte is part of
+// the SFrame clear prefix (docs/SECURITY.md): the SFU reads nothing of
+// the frame beyond it, and nothing here depends on whether the frame is
+// encrypted. It allocates nothing; a malformed payload is no keyframe.
+func vp8Keyframe(payload []byte) bool {
+	if len(payload) < 1 {
+		return false
+	}
+	d := payload[0]
+	// S: start of a partition; PID (low 3 bits): partition 0. Only the
+	// first packet of a frame carries the frame tag.
+	if d&0x10 == 0 || d&0x07 != 0 {
+		return false
+	}
+	i := 1
+	if d&0x80 != 0 { // X: an extension byte follows
+		if len(payload) < 2 {
+			return false
+		}
+		x := payload[1]
+		i++
+		if x&0x80 != 0 { // I: PictureID, 7 or 15 bits
+			if len(payload) <= i {
+				return false
+			}
+			if payload[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if x&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if x&0x30 != 0 { // T or K: TID/Y/KEYIDX
+			i++
+		}
+	}
+	return len(payload) > i && payload[i]&0x01 == 0
+}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/konsil/konsil/protocol"
 )
@@ -41,6 +42,10 @@ type Participant struct {
 	send   func(protocol.Message)
 	pc     *webrtc.PeerConnection
 	writer *writer
+	// chat is the participant's chat channel; chatLimit paces what it
+	// sends there (used on pion's SCTP goroutine only).
+	chat      *webrtc.DataChannel
+	chatLimit *rate.Limiter
 
 	msgs      chan protocol.Message
 	kick      chan struct{} // the room's tracks changed; buffered 1
@@ -98,6 +103,10 @@ func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Pa
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		subs:     map[*Track]*subscription{},
+	}
+	if err := p.openChat(); err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("create chat channel: %w", err)
 	}
 	pc.OnICECandidate(p.onLocalCandidate)
 	pc.OnTrack(p.onTrack)

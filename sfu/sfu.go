@@ -53,6 +53,11 @@ type Config struct {
 	// KeyframeInterval is the least time between two keyframe requests
 	// (PLI) sent to one publisher for one track. Zero means 500 ms.
 	KeyframeInterval time.Duration
+	// ChatRate and ChatBurst bound the chat messages one participant may
+	// send, per second and at once; more are dropped and counted. Zero
+	// means 5 per second, bursts of 20.
+	ChatRate  float64
+	ChatBurst int
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -77,6 +82,14 @@ type SFU struct {
 	packets *packetPool
 	// trackSeq numbers tracks for their ids.
 	trackSeq atomic.Uint64
+	// Chat messages relayed (one per receiver) and dropped (over a
+	// limit, or a receiver not ready).
+	chatRelayed, chatDropped atomic.Uint64
+	// keyframes counts VP8 keyframes seen in published video.
+	keyframes atomic.Uint64
+	// tap, when set (tests only: export_test.go), sees every packet's
+	// payload as the SFU forwards it.
+	tap func(kind webrtc.RTPCodecType, payload []byte)
 }
 
 // New returns an SFU. It opens nothing: media ports belong to the
@@ -90,6 +103,12 @@ func New(cfg Config) (*SFU, error) {
 	}
 	if cfg.QueuePackets <= 0 {
 		cfg.QueuePackets = 512
+	}
+	if cfg.ChatRate <= 0 {
+		cfg.ChatRate = 5
+	}
+	if cfg.ChatBurst <= 0 {
+		cfg.ChatBurst = 20
 	}
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = 500 * time.Millisecond
@@ -218,11 +237,19 @@ type Stats struct {
 	Dropped uint64
 	// Participants and Tracks are the current numbers.
 	Participants, Tracks int
+	// ChatRelayed counts chat messages delivered (one per receiver);
+	// ChatDropped those dropped: over the size or rate limit, or a
+	// receiver whose channel was not open or was backed up.
+	ChatRelayed, ChatDropped uint64
+	// Keyframes counts VP8 keyframes published, as the SFU sees them in
+	// the clear prefix of (encrypted) frames.
+	Keyframes uint64
 }
 
 // Stats returns the running totals.
 func (s *SFU) Stats() Stats {
-	st := Stats{Forwarded: s.goneForwarded.Load(), Dropped: s.goneDropped.Load()}
+	st := Stats{Forwarded: s.goneForwarded.Load(), Dropped: s.goneDropped.Load(),
+		ChatRelayed: s.chatRelayed.Load(), ChatDropped: s.chatDropped.Load(), Keyframes: s.keyframes.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, rm := range s.rooms {

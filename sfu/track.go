@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,10 @@ type Track struct {
 	codec     webrtc.RTPCodecCapability
 	log       *slog.Logger
 	pool      *packetPool
+	// keyframes counts the VP8 keyframes read (the SFU's total); nil for
+	// audio. tap is the SFU's test tap, usually nil.
+	keyframes *atomic.Uint64
+	tap       func(kind webrtc.RTPCodecType, payload []byte)
 
 	mu   sync.Mutex
 	subs atomic.Pointer[[]*DownTrack]
@@ -38,8 +43,13 @@ func newTrack(p *Participant, remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	// Ids need to be unique per subscriber PeerConnection only; one
 	// counter per SFU is simplest.
 	id := fmt.Sprintf("%s-%d", kind, p.sfu.trackSeq.Add(1))
+	var keyframes *atomic.Uint64
+	if kind == webrtc.RTPCodecTypeVideo && strings.EqualFold(remote.Codec().MimeType, webrtc.MimeTypeVP8) {
+		keyframes = &p.sfu.keyframes
+	}
 	return &Track{
 		id: id, publisher: p, remote: remote, receiver: receiver, pool: p.sfu.packets,
+		keyframes: keyframes, tap: p.sfu.tap,
 		kind: kind, codec: remote.Codec().RTPCodecCapability,
 		log:      p.log.With("track", id, "ssrc", uint32(remote.SSRC())),
 		keyframe: make(chan struct{}, 1),
@@ -97,6 +107,12 @@ func (t *Track) forward() {
 		if !pkt.parse(n) {
 			t.pool.Put(pkt)
 			continue
+		}
+		if t.keyframes != nil && vp8Keyframe(pkt.payload) {
+			t.keyframes.Add(1)
+		}
+		if t.tap != nil {
+			t.tap(t.kind, pkt.payload)
 		}
 		t.fanOut(pkt)
 	}

@@ -142,6 +142,9 @@ type Hub struct {
 	rooms    map[string]*room
 	closing  bool
 	sessions sync.WaitGroup
+	// lastKID is the SFrame KID given to the latest conference session
+	// (nextKID).
+	lastKID uint64
 }
 
 // room is the set of connected participants of one room, by participant id.
@@ -367,6 +370,24 @@ func (h *Hub) joinMedia(s *session) {
 		return
 	}
 	s.media = ms
+}
+
+// nextKID gives a conference session its SFrame KID: the node clock in
+// milliseconds, or one more than the last KID when that is larger. A KID
+// with the room's media key must never encrypt twice from counter 0
+// (RFC 9605 §9.1: nonce reuse), and a participant that reconnects keeps
+// the room secret, so every session needs a KID never used in its room
+// before. A counter from 1 would be unique only for the life of this
+// process; seeding it with the clock keeps it unique across restarts of
+// the node too, as long as its clock does not go back. Rooms served by
+// two nodes at once could draw the same millisecond: that needs a node
+// id in the KID or a counter in the store (docs/SECURITY.md).
+func (h *Hub) nextKID() uint64 {
+	now := uint64(max(h.cfg.Now().UnixMilli(), 0))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lastKID = max(h.lastKID+1, now)
+	return h.lastKID
 }
 
 // member returns the current session of a participant in a room.

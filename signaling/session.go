@@ -52,6 +52,9 @@ type session struct {
 	// media is the session's media at the SFU in a conference room; nil
 	// otherwise. Set during hello, then used by the reader goroutine only.
 	media MediaSession
+	// kid is the session's SFrame KID in a conference room (Hub.nextKID),
+	// zero otherwise. Set in hello before the session joins its room.
+	kid uint64
 }
 
 func newSession(h *Hub, conn *websocket.Conn) *session {
@@ -123,16 +126,19 @@ func (s *session) hello(ctx context.Context) error {
 		return err
 	}
 	s.adm = adm
+	if adm.Mode == protocol.ModeSFU {
+		s.kid = h.nextKID()
+	}
 	end := adm.WindowEnd
 	welcome := func(peers []*session) protocol.Message {
 		w := protocol.Message{
 			Type: protocol.TypeWelcome, V: protocol.Version,
-			Self:   &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role},
+			Self:   &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role, KID: s.kid},
 			Peers:  make([]protocol.Peer, 0, len(peers)),
 			RoomID: adm.RoomID, Mode: adm.Mode, WindowEndsAt: &end,
 		}
 		for _, p := range peers {
-			w.Peers = append(w.Peers, protocol.Peer{ID: p.adm.ParticipantID, Role: p.adm.Role})
+			w.Peers = append(w.Peers, protocol.Peer{ID: p.adm.ParticipantID, Role: p.adm.Role, KID: p.kid})
 		}
 		return w
 	}
@@ -151,7 +157,7 @@ func (s *session) hello(ctx context.Context) error {
 		replaced.fail(protocol.CodeReplaced, "this participant connected again elsewhere")
 	}
 	joined := protocol.Message{Type: protocol.TypePeerJoined,
-		Peer: &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role, Reconnect: replaced != nil}}
+		Peer: &protocol.Peer{ID: adm.ParticipantID, Role: adm.Role, Reconnect: replaced != nil, KID: s.kid}}
 	for _, p := range peers {
 		p.deliver(joined)
 	}
@@ -290,7 +296,7 @@ func (s *session) leave() {
 		reason = "disconnected"
 	}
 	left := protocol.Message{Type: protocol.TypePeerLeft,
-		Peer: &protocol.Peer{ID: s.adm.ParticipantID, Role: s.adm.Role}, Reason: reason}
+		Peer: &protocol.Peer{ID: s.adm.ParticipantID, Role: s.adm.Role, KID: s.kid}, Reason: reason}
 	for _, p := range peers {
 		p.deliver(left)
 	}

@@ -1,0 +1,316 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/konsil/konsil/client/e2ee"
+	"github.com/konsil/konsil/protocol"
+)
+
+// Errors of conference media with a room secret.
+var (
+	// ErrNoMediaKey: an SFrameTrack was written before its Conference gave
+	// it a key (or it belongs to none). The frame is dropped, never sent
+	// in clear.
+	ErrNoMediaKey = errors.New("client: SFrame track has no media key yet")
+	// ErrPlainTrack: a Conference with a RoomSecret was given a track that
+	// would send media in clear; wrap it with NewSFrameTrack.
+	ErrPlainTrack = errors.New("client: with a room secret every conference track must be an *SFrameTrack")
+	// ErrFrame wraps the failure to decrypt one frame (with e2ee.ErrAuth,
+	// e2ee.ErrUnknownKID or e2ee.ErrMalformed, or ErrFrameSender). The
+	// frame is lost; the track goes on, so FrameReader.ReadFrame can be
+	// called again.
+	ErrFrame = errors.New("client: frame does not decrypt")
+	// ErrFrameSender: a frame decrypted with the key of a KID that is not
+	// the one announced for the track's publisher.
+	ErrFrameSender = errors.New("client: frame encrypted by another participant than the track's publisher")
+)
+
+// SFrameTrack is a TrackLocalStaticSample whose samples are encrypted
+// with SFrame (RFC 9605, docs/SECURITY.md) before they are packetized:
+// one sample is one encoded frame, the unit SFrame encrypts. The codec's
+// clear prefix (VP8 frame header, Opus TOC) stays readable for the SFU and
+// the depacketizer. Its Conference gives it the key of our KID when it
+// joins; until then, and in a Conference without a room secret, writes
+// fail with ErrNoMediaKey.
+//
+// mu guards the key and the encryption buffer: WriteSample may be called
+// from any goroutine, one frame at a time.
+type SFrameTrack struct {
+	*webrtc.TrackLocalStaticSample
+	codec e2ee.Codec
+
+	mu  sync.Mutex
+	ctx *e2ee.Context
+	kid uint64
+	buf []byte
+}
+
+// NewSFrameTrack wraps track; its MIME type must be VP8 or Opus.
+func NewSFrameTrack(track *webrtc.TrackLocalStaticSample) (*SFrameTrack, error) {
+	codec, err := e2ee.ParseCodec(track.Codec().MimeType)
+	if err != nil {
+		return nil, err
+	}
+	return &SFrameTrack{TrackLocalStaticSample: track, codec: codec}, nil
+}
+
+// setKey makes the track encrypt with kid's key in ctx from now on.
+func (t *SFrameTrack) setKey(ctx *e2ee.Context, kid uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ctx, t.kid = ctx, kid
+}
+
+// WriteSample encrypts one frame and sends it. pion packetizes and writes
+// it before returning, so the encryption buffer is reused.
+func (t *SFrameTrack) WriteSample(s media.Sample) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx == nil {
+		return ErrNoMediaKey
+	}
+	if need := len(s.Data) + 64; cap(t.buf) < need {
+		t.buf = make([]byte, 0, need)
+	}
+	enc, err := t.ctx.EncryptFrame(t.buf[:0], t.kid, t.codec, s.Data)
+	if err != nil {
+		return fmt.Errorf("encrypt %v frame: %w", t.codec, err)
+	}
+	t.buf = enc[:0]
+	s.Data = enc
+	return t.TrackLocalStaticSample.WriteSample(s)
+}
+
+// Frame is one media frame as its publisher encoded it.
+type Frame struct {
+	Data []byte
+	// KID is the SFrame KID the frame was encrypted with; zero without a
+	// room secret.
+	KID uint64
+	// Keyframe: a VP8 keyframe, or any Opus frame.
+	Keyframe bool
+	// Timestamp is the RTP timestamp of the frame.
+	Timestamp uint32
+}
+
+// FrameReader reads whole frames from a track the SFU forwards and
+// decrypts them. VP8 frames may span many RTP packets: a sample builder
+// (pion's, with the VP8 depacketizer) puts them back together, so a
+// frame is only handed out once its last packet and the first packet of
+// the next frame arrived. Opus frames are one packet each (RFC 7587).
+//
+// A FrameReader is used by one goroutine.
+type FrameReader struct {
+	track *webrtc.TrackRemote
+	codec e2ee.Codec
+	// open decrypts; nil: frames pass as they are (no room secret).
+	open func(dst, frame []byte) (uint64, []byte, error)
+	// kid is the publisher's KID now; ok false when it is not known.
+	kid func() (uint64, bool)
+
+	sb  *samplebuilder.SampleBuilder // VP8 only
+	buf []byte
+}
+
+// maxLatePackets bounds how many packets the sample builder waits for a
+// missing one before it gives the frame up.
+const maxLatePackets = 128
+
+func newFrameReader(track *webrtc.TrackRemote, open func(dst, frame []byte) (uint64, []byte, error), kid func() (uint64, bool)) (*FrameReader, error) {
+	codec, err := e2ee.ParseCodec(track.Codec().MimeType)
+	if err != nil {
+		return nil, err
+	}
+	r := &FrameReader{track: track, codec: codec, open: open, kid: kid}
+	if codec == e2ee.CodecVP8 {
+		r.sb = samplebuilder.New(maxLatePackets, &codecs.VP8Packet{}, track.Codec().ClockRate)
+	}
+	return r, nil
+}
+
+// ReadFrame returns the next frame, decrypted. An error wrapping ErrFrame
+// is about that frame alone: call again for the next. Any other error
+// (io.EOF when the publisher left) ends the track.
+func (r *FrameReader) ReadFrame() (Frame, error) {
+	data, ts, err := r.next()
+	if err != nil {
+		return Frame{}, err
+	}
+	f := Frame{Data: data, Keyframe: e2ee.Keyframe(r.codec, data), Timestamp: ts}
+	if r.open == nil {
+		return f, nil
+	}
+	kid, pt, err := r.open(r.buf[:0], data)
+	if err != nil {
+		return Frame{}, fmt.Errorf("%w: %w", ErrFrame, err)
+	}
+	r.buf = pt[:0]
+	if want, ok := r.kid(); ok && want != kid {
+		return Frame{}, fmt.Errorf("%w: %w: KID %d, the publisher's is %d", ErrFrame, ErrFrameSender, kid, want)
+	}
+	f.Data, f.KID = pt, kid
+	return f, nil
+}
+
+// next returns the next whole (still encrypted) frame.
+func (r *FrameReader) next() ([]byte, uint32, error) {
+	for {
+		if r.sb != nil {
+			if s := r.sb.Pop(); s != nil {
+				return s.Data, s.PacketTimestamp, nil
+			}
+		}
+		pkt, _, err := r.track.ReadRTP()
+		if err != nil {
+			return nil, 0, err
+		}
+		if r.sb == nil {
+			if len(pkt.Payload) == 0 {
+				continue
+			}
+			return pkt.Payload, pkt.Timestamp, nil
+		}
+		r.sb.Push(pkt)
+	}
+}
+
+// mediaKeys are the SFrame keys of a conference with a room secret: our
+// own KID's, to encrypt, and every other participant's, to decrypt, all
+// derived from the room's media key (e2ee.SenderBaseKey). The Context is
+// safe for concurrent use; the map of KIDs by participant is guarded by
+// mu.
+type mediaKeys struct {
+	media []byte
+	ctx   *e2ee.Context
+
+	mu   sync.Mutex
+	kids map[string]uint64 // participant id -> current KID
+}
+
+func newMediaKeys(mediaKey []byte) (*mediaKeys, error) {
+	ctx, err := e2ee.NewContext(e2ee.DefaultSuite)
+	if err != nil {
+		return nil, err
+	}
+	return &mediaKeys{media: mediaKey, ctx: ctx, kids: map[string]uint64{}}, nil
+}
+
+// add learns a participant's KID (welcome, peer-joined). A KID of zero is
+// a server without KIDs: nothing to add.
+func (k *mediaKeys) add(participant string, kid uint64) error {
+	if kid == 0 {
+		return nil
+	}
+	if err := k.ctx.AddKey(kid, e2ee.SenderBaseKey(k.media, kid)); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	old, had := k.kids[participant]
+	k.kids[participant] = kid
+	k.mu.Unlock()
+	if had && old != kid {
+		k.ctx.RemoveKey(old)
+	}
+	return nil
+}
+
+// remove forgets a participant that left, unless it already came back
+// with another KID.
+func (k *mediaKeys) remove(participant string, kid uint64) {
+	k.mu.Lock()
+	cur, ok := k.kids[participant]
+	if ok && (kid == 0 || cur == kid) {
+		delete(k.kids, participant)
+	} else {
+		ok = false
+	}
+	k.mu.Unlock()
+	if ok {
+		k.ctx.RemoveKey(cur)
+	}
+}
+
+func (k *mediaKeys) kidOf(participant string) (uint64, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	kid, ok := k.kids[participant]
+	return kid, ok
+}
+
+// keyMedia sets up SFrame for a conference with a room secret, from the
+// welcome: our tracks encrypt under our KID, and every participant
+// already there can be decrypted.
+func (c *Conference) keyMedia(welcome protocol.Message) error {
+	if c.keys == nil {
+		return nil
+	}
+	if welcome.Self == nil || welcome.Self.KID == 0 {
+		return ErrNoKID
+	}
+	mk, err := newMediaKeys(c.keys.Media)
+	if err != nil {
+		return err
+	}
+	self := *welcome.Self
+	if err := mk.add(self.ID, self.KID); err != nil {
+		return err
+	}
+	for _, p := range welcome.Peers {
+		if err := mk.add(p.ID, p.KID); err != nil {
+			return err
+		}
+	}
+	c.media = mk
+	for _, t := range c.opts.Tracks {
+		if st, ok := t.(*SFrameTrack); ok {
+			st.setKey(mk.ctx, self.KID)
+		}
+	}
+	c.log.Info("media encrypted with SFrame", "kid", self.KID)
+	return nil
+}
+
+// learnKID takes the KID of a participant that joined (or came back with
+// a new session, hence a new KID).
+func (c *Conference) learnKID(p protocol.Peer) {
+	if c.media == nil {
+		return
+	}
+	if err := c.media.add(p.ID, p.KID); err != nil {
+		c.log.Warn("add SFrame key", "peer", p.ID, "err", err)
+	}
+}
+
+// KID is our SFrame KID in this session; zero without a room secret.
+func (c *Conference) KID() uint64 {
+	if c.media == nil {
+		return 0
+	}
+	kid, _ := c.media.kidOf(c.Self())
+	return kid
+}
+
+// NewFrameReader reads whole frames from a track that OnTrack handed
+// over, decrypted with the publisher's key when the Conference has a
+// room secret, and checked to come from the publisher's KID.
+func (c *Conference) NewFrameReader(track *webrtc.TrackRemote) (*FrameReader, error) {
+	if c.media == nil {
+		return newFrameReader(track, nil, nil)
+	}
+	codec, err := e2ee.ParseCodec(track.Codec().MimeType)
+	if err != nil {
+		return nil, err
+	}
+	ctx, publisher := c.media.ctx, track.StreamID()
+	open := func(dst, frame []byte) (uint64, []byte, error) { return ctx.DecryptFrame(dst, codec, frame) }
+	kid := func() (uint64, bool) { return c.media.kidOf(publisher) }
+	return newFrameReader(track, open, kid)
+}
