@@ -245,7 +245,8 @@ func securityHeaders() gin.HandlerFunc {
 		"base-uri 'none'",
 		"form-action 'self'",
 		"require-trusted-types-for 'script'",
-		"trusted-types 'none'",
+		// One policy, for the URL of the SFrame worker (js/e2ee/worker.js).
+		"trusted-types konsil-worker",
 	}, "; ")
 	permissions := strings.Join([]string{
 		"camera=(self)", "microphone=(self)", "fullscreen=(self)",

@@ -10,6 +10,9 @@ import { deriveKeys, parseSecret } from './e2ee/keys.js';
 import { Prejoin } from './prejoin.js';
 import { Call } from './call.js';
 import { CallView } from './callview.js';
+import { Conference } from './conference.js';
+import { ConferenceView } from './conferenceview.js';
+import { FrameEncryption } from './e2ee/transforms.js';
 
 let currentMessage = null;
 
@@ -158,11 +161,17 @@ async function enter({ credential, key }) {
   } catch (err) {
     return refusal(err instanceof JoinError ? err : new JoinError('network'));
   }
+  const conference = joined.mode === 'sfu';
+  if (conference && !FrameEncryption.supported) {
+    // Never join a conference whose media the SFU could read.
+    return message({ id: 'unsupported', kind: 'warn', title: 'msg.unsupported.title', body: 'msg.unsupported.body' });
+  }
   showScreen('screen-prejoin');
   const prefs = await new Prejoin(joined).run();
   performance.mark('konsil:enter');
-  const call = new Call({ credential, join: joined, keys, name: prefs.name, localStream: prefs.stream });
-  const view = new CallView(call, prefs);
+  const o = { credential, join: joined, keys, name: prefs.name, localStream: prefs.stream };
+  const call = conference ? new Conference(o) : new Call(o);
+  const view = conference ? new ConferenceView(call, prefs) : new CallView(call, prefs);
   const done = view.run();
   try {
     await call.start();

@@ -23,7 +23,7 @@ export class ChatPanel {
         this.send();
       }
     };
-    call.addEventListener('chat', (ev) => this.add(ev.detail.text, ev.detail.mine));
+    call.addEventListener('chat', (ev) => this.add(ev.detail.text, ev.detail.mine, ev.detail.name));
     call.addEventListener('chat-error', () => this.system(t('chat.undecryptable')));
     call.addEventListener('chat-state', (ev) => this.setReady(ev.detail.ready));
     call.addEventListener('peer-name', (ev) => { this.peerName = ev.detail.name; });
@@ -64,12 +64,13 @@ export class ChatPanel {
     }
   }
 
-  add(text, mine) {
+  /** name: the sender's (conferences); a consultation has one peer. */
+  add(text, mine, name = '') {
     const li = document.createElement('li');
     li.className = mine ? 'mine' : 'theirs';
     const who = document.createElement('span');
     who.className = 'who';
-    who.textContent = mine ? t('chat.you') : this.peerName || t('call.theOther');
+    who.textContent = mine ? t('chat.you') : name || this.peerName || t(this.call.conference ? 'conf.someone' : 'call.theOther');
     li.append(who, document.createTextNode(text));
     const log = $('chat-log');
     log.append(li);

@@ -1,0 +1,470 @@
+// One case conference (a room in "sfu" mode): signaling session, one
+// RTCPeerConnection to the server's SFU, SFrame on every sender and
+// receiver, encrypted names and chat. No DOM: the UI (conferenceview.js)
+// listens to its events.
+//
+// Negotiation follows docs/PROTOCOL.md, "Conference (SFU) flow": the SFU
+// ("sfu" in signaling) makes every offer and we only answer, so offers
+// never cross. Its first offer starts with one receive-only audio and one
+// receive-only video section for our own media: we put our tracks on
+// those; every other section carries one track of another participant,
+// whose id is the section's msid stream id. A new signaling session (a
+// reconnect) gets a new PeerConnection at the SFU, recognised by the new
+// DTLS fingerprint of its offer, so we build a new one too.
+//
+// There is no fingerprint check as in a consultation: DTLS ends at the
+// SFU. What the SFU cannot read is the media (SFrame, keys per sender
+// KID), the names and the chat (sealed as in a consultation).
+//
+// Events: "status" {state}, "participants" (someone came, went, got a
+// name or a track), "chat" {text, mine, name}, "chat-state" {ready},
+// "chat-error", "ended" {reason}.
+
+import { Signaling } from './signaling.js';
+import { join, wsURL, JoinError } from './api.js';
+import { fingerprintOf } from './e2ee/fingerprint.js';
+import { openChat, openName, sealChat, sealName } from './e2ee/seal.js';
+import { decodeMeta, encodeMeta, META_NAME } from './e2ee/meta.js';
+import { FrameEncryption } from './e2ee/transforms.js';
+
+const SFU = 'sfu';
+const MAX_PENDING_CANDIDATES = 256;
+const KINDS = ['audio', 'video'];
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The sections of our own media in an SFU offer: the first receive-only
+ * section of each kind. → {audio: mid, video: mid}
+ */
+export function publishMids(sdp) {
+  const out = {};
+  for (const section of sdp.split(/\r?\n(?=m=)/).slice(1)) {
+    const kind = (section.match(/^m=(\w+)/) || [])[1];
+    const mid = (section.match(/\r?\na=mid:(\S+)/) || [])[1];
+    if (KINDS.includes(kind) && mid !== undefined && !out[kind] && /\r?\na=recvonly\b/.test(section)) out[kind] = mid;
+  }
+  return out;
+}
+
+/**
+ * Splits a chat frame from the SFU: 1 byte N, the sender's participant
+ * id (N ASCII bytes), then the sealed message. → {sender, sealed}
+ */
+export function parseRelayedChat(buf) {
+  const b = new Uint8Array(buf);
+  if (b.length < 1 || b.length < 1 + b[0] || b[0] === 0) throw new Error('chat frame: malformed');
+  return { sender: utf8.decode(b.subarray(1, 1 + b[0])), sealed: b.subarray(1 + b[0]) };
+}
+
+export class Conference extends EventTarget {
+  /**
+   * @param {object} o as for Call: credential, join, keys, name, localStream
+   */
+  constructor({ credential, join: joined, keys, name, localStream }) {
+    super();
+    this.credential = credential;
+    this.join = joined;
+    this.keys = keys;
+    this.name = name;
+    this.localStream = localStream;
+    this.sends = { audio: localStream.getAudioTracks().length > 0, video: localStream.getVideoTracks().length > 0 };
+    this.conference = true;
+    this.self = '';
+    this.selfKid = null;
+    /** @type {Map<string, {id: string, kid: number|null, name: string, stream: MediaStream, receivers: Map<string, RTCRtpReceiver>}>} */
+    this.people = new Map();
+    this.pc = null;
+    this.dc = null;
+    this.mids = {};
+    this.remoteFp = '';
+    this.pending = [];
+    this.sig = null;
+    this.queue = Promise.resolve();
+    this.ended = false;
+    this.reconnecting = false;
+    this.retry = 0;
+    this.e2ee = new FrameEncryption(keys.media);
+    // DTLS ends at the SFU: nothing to verify with the others (see top).
+    this.verified = true;
+    this.remoteStream = null;
+    this.onOnline = () => this.enqueue(() => this.networkChanged());
+  }
+
+  async start() {
+    window.addEventListener('online', this.onOnline);
+    await this.openSignaling();
+  }
+
+  enqueue(f) {
+    this.queue = this.queue.then(() => (this.ended ? undefined : f())).catch((err) => console.warn('konsil:', err));
+    return this.queue;
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  status(state) {
+    this.state = state;
+    this.emit('status', { state });
+  }
+
+  currentStatus() {
+    const s = this.pc && this.pc.connectionState;
+    if (s === 'connected') return this.people.size ? 'connected' : 'waiting';
+    if (s === 'disconnected' || s === 'failed') return 'reconnecting';
+    return 'connecting';
+  }
+
+  // --- signaling ---------------------------------------------------------
+
+  async openSignaling() {
+    if (!this.join || new Date(this.join.expires_at).getTime() - Date.now() < 30000) {
+      this.join = await join(this.credential);
+    }
+    const sig = new Signaling(wsURL(this.join.ws_url), this.join.session_token);
+    const welcome = await sig.connect();
+    performance.mark('konsil:welcome');
+    if (this.ended) {
+      sig.close();
+      return;
+    }
+    const old = this.sig;
+    this.sig = sig;
+    if (old) old.close();
+    // Attached before any await: the SFU's offer follows welcome at once.
+    sig.addEventListener('message', (ev) => this.enqueue(() => this.handle(ev.detail)));
+    sig.addEventListener('closed', (ev) => this.onSignalClosed(sig, ev.detail));
+    this.self = welcome.self.id;
+    // A new session has a new KID (never reuse a KID with a counter
+    // that starts again at 0).
+    this.selfKid = validKid(welcome.self.kid);
+    if (this.selfKid !== null) this.e2ee.setSendKid(this.selfKid);
+    else console.warn('konsil: the server gave this session no SFrame KID; sending no media');
+    const seen = new Set();
+    for (const p of welcome.peers || []) {
+      seen.add(p.id);
+      this.addPerson(p);
+    }
+    for (const id of this.people.keys()) if (!seen.has(id)) this.people.delete(id);
+    this.emit('participants');
+    this.retry = 0;
+    this.reconnecting = false;
+    // The SFU's next offer is for a new PeerConnection; its candidates
+    // wait for it.
+    this.freshSession = true;
+    this.pending = [];
+    this.enqueue(async () => {
+      this.status(this.currentStatus());
+      for (const p of welcome.peers || []) await this.sendName(p.id);
+    });
+  }
+
+  onSignalClosed(sig, { reason }) {
+    if (sig !== this.sig || this.ended) return;
+    switch (reason) {
+      case 'room_closed':
+      case 'room_deleted':
+      case 'replaced':
+        this.end(reason);
+        return;
+      default:
+        this.reconnectSignaling(reason === 'server_shutdown' ? 1000 + Math.random() * 2000 : 0);
+    }
+  }
+
+  reconnectSignaling(delay = 0) {
+    if (this.reconnecting || this.ended) return;
+    this.reconnecting = true;
+    this.status('reconnecting');
+    const attempt = async () => {
+      if (this.ended) return;
+      try {
+        this.join = null;
+        await this.openSignaling();
+      } catch (err) {
+        if (err instanceof JoinError && (err.code === 'room_closed' || err.code === 'not_found')) {
+          this.end(err.code === 'room_closed' ? 'room_closed' : 'room_deleted');
+          return;
+        }
+        this.retry++;
+        setTimeout(attempt, Math.min(10000, 500 * 2 ** this.retry) * (0.75 + Math.random() / 2));
+      }
+    };
+    setTimeout(attempt, delay);
+  }
+
+  send(to, m) {
+    if (!this.sig) return false;
+    return this.sig.send({ ...m, to });
+  }
+
+  async handle(m) {
+    switch (m.type) {
+      case 'peer-joined':
+        if (!m.peer || m.peer.id === this.self) return;
+        this.addPerson(m.peer);
+        this.emit('participants');
+        this.status(this.currentStatus());
+        await this.sendName(m.peer.id);
+        return;
+      case 'peer-left':
+        if (!m.peer) return;
+        this.people.delete(m.peer.id);
+        this.emit('participants');
+        this.status(this.currentStatus());
+        return;
+      case 'offer':
+        if (m.from === SFU) await this.onOffer(m.sdp);
+        return;
+      case 'candidate':
+        if (m.from === SFU) await this.onCandidate(m.candidate);
+        return;
+      case 'meta':
+        if (m.from && m.from !== SFU) await this.onMeta(m.from, m.data);
+        return;
+      case 'closing':
+        if (m.reason === 'room_closed' || m.reason === 'room_deleted') this.end(m.reason);
+        return;
+      default:
+    }
+  }
+
+  /** Records a participant from welcome or peer-joined, with its KID's key. */
+  addPerson(p) {
+    if (!p || !p.id || p.id === this.self || p.id === SFU) return;
+    const kid = validKid(p.kid);
+    let person = this.people.get(p.id);
+    if (!person) {
+      person = { id: p.id, kid, name: '', stream: new MediaStream(), receivers: new Map() };
+      this.people.set(p.id, person);
+    }
+    // A returning participant has a new session, so a new KID; the old
+    // key stays for frames still on their way.
+    person.kid = kid;
+    if (kid !== null) this.e2ee.addKid(kid);
+  }
+
+  // --- the peer connection ----------------------------------------------
+
+  buildPeerConnection() {
+    const old = this.pc;
+    const pc = new RTCPeerConnection({
+      iceServers: this.join.ice_servers || [],
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+      ...this.e2ee.pcConfig(),
+    });
+    const dc = pc.createDataChannel('chat', { negotiated: true, id: 0, ordered: true });
+    dc.binaryType = 'arraybuffer';
+    this.pc = pc;
+    this.dc = dc;
+    this.mids = {};
+    this.remoteFp = '';
+    for (const person of this.people.values()) {
+      person.stream = new MediaStream();
+      person.receivers.clear();
+    }
+    pc.ontrack = (ev) => this.pc === pc && this.onTrack(ev);
+    pc.onicecandidate = (ev) => {
+      // The SFU flow has no end-of-candidates marker.
+      if (this.pc === pc && ev.candidate && ev.candidate.candidate) this.send(SFU, { type: 'candidate', candidate: ev.candidate.toJSON() });
+    };
+    pc.onconnectionstatechange = () => this.onConnectionState(pc);
+    dc.onopen = () => this.pc === pc && this.emit('chat-state', { ready: true });
+    dc.onclose = () => this.pc === pc && this.emit('chat-state', { ready: false });
+    dc.onmessage = (ev) => this.onChatMessage(ev.data);
+    if (old) old.close();
+    this.emit('participants');
+    return pc;
+  }
+
+  onConnectionState(pc) {
+    if (this.pc !== pc || this.ended) return;
+    if (pc.connectionState === 'connected') performance.mark('konsil:ice-connected');
+    this.status(this.currentStatus());
+    // Only the SFU offers, so we cannot restart ICE: a new session
+    // brings a new PeerConnection (PROTOCOL.md, Reconnect).
+    if (pc.connectionState === 'failed') this.enqueue(() => this.restartSession());
+  }
+
+  async restartSession() {
+    if (this.reconnecting) return;
+    if (this.sig) this.sig.close();
+    this.sig = null;
+    this.reconnectSignaling(0);
+  }
+
+  async networkChanged() {
+    if (!this.sig || this.sig.closed || (this.pc && this.pc.connectionState !== 'connected')) await this.restartSession();
+  }
+
+  onTrack(ev) {
+    const publisher = ev.streams[0] ? ev.streams[0].id : '';
+    const person = this.people.get(publisher);
+    if (!person) return;
+    const track = ev.track;
+    for (const t of person.stream.getTracks()) if (t.kind === track.kind) person.stream.removeTrack(t);
+    person.stream.addTrack(track);
+    person.receivers.set(track.kind, ev.receiver);
+    // A track whose section turned inactive (the publisher left or
+    // stopped it) ends here.
+    track.addEventListener('ended', () => {
+      person.stream.removeTrack(track);
+      if (person.receivers.get(track.kind) === ev.receiver) person.receivers.delete(track.kind);
+      this.emit('participants');
+    });
+    this.emit('participants');
+  }
+
+  async onOffer(sdp) {
+    let fp = '';
+    try {
+      fp = fingerprintOf(sdp);
+    } catch { /* the SFU always sends one; compare as "changed" */ }
+    let pc = this.pc;
+    if (!pc || pc.connectionState === 'closed' || this.freshSession || (pc.currentRemoteDescription && fp !== this.remoteFp)) {
+      pc = this.buildPeerConnection();
+    }
+    this.freshSession = false;
+    if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    this.remoteFp = fp;
+    if (!this.mids.audio && !this.mids.video) this.mids = publishMids(sdp);
+    await this.attach(pc);
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.send(SFU, { type: 'answer', sdp: pc.localDescription.sdp });
+    const list = this.pending;
+    this.pending = [];
+    for (const c of list) await pc.addIceCandidate(c).catch(() => {});
+  }
+
+  /**
+   * Before answering: our tracks on our sections, and a transform on
+   * every sender and receiver. The transforms are set here, right after
+   * setRemoteDescription created the transceivers (BROWSER-TESTING.md:
+   * set later they can be ignored, and a frame would reach the decoder
+   * or the network unencrypted).
+   */
+  async attach(pc) {
+    for (const tr of pc.getTransceivers()) {
+      if (tr.stopped || tr.mid === null) continue;
+      const kind = KINDS.find((k) => this.mids[k] === tr.mid);
+      if (kind) {
+        this.e2ee.attachSender(tr.sender, kind);
+        const track = this.localTrack(kind);
+        if (tr.sender.track !== track) await tr.sender.replaceTrack(track);
+        if (tr.sender.setStreams) tr.sender.setStreams(this.localStream);
+        // Sending even without a track keeps the section ready for a
+        // camera turned on later; we cannot renegotiate ourselves.
+        tr.direction = 'sendonly';
+      } else {
+        this.e2ee.attachReceiver(tr.receiver);
+        if (tr.direction !== 'recvonly' && tr.direction !== 'inactive') tr.direction = 'recvonly';
+      }
+    }
+  }
+
+  localTrack(kind) {
+    return this.localStream.getTracks().find((t) => t.kind === kind && t.readyState === 'live') || null;
+  }
+
+  async onCandidate(c) {
+    if (!c || !c.candidate) return;
+    const pc = this.pc;
+    if (!pc || !pc.remoteDescription || this.freshSession) {
+      if (this.pending.length < MAX_PENDING_CANDIDATES) this.pending.push(c);
+      return;
+    }
+    await pc.addIceCandidate(c).catch(() => {});
+  }
+
+  /** Replaces the outgoing track of a kind (device switch, camera on/off). */
+  async replaceTrack(kind, track) {
+    for (const t of this.localStream.getTracks()) {
+      if (t.kind === kind && t !== track) {
+        this.localStream.removeTrack(t);
+        t.stop();
+      }
+    }
+    if (track) {
+      this.localStream.addTrack(track);
+      this.sends[kind] = true;
+    }
+    const pc = this.pc;
+    if (!pc) return;
+    const tr = pc.getTransceivers().find((x) => !x.stopped && x.mid === this.mids[kind]);
+    if (tr) await tr.sender.replaceTrack(track);
+  }
+
+  // --- names and chat ----------------------------------------------------
+
+  /** Our sealed name to one participant, as in a consultation. */
+  async sendName(id) {
+    if (!this.name || !this.people.has(id)) return;
+    this.send(id, { type: 'meta', data: encodeMeta(META_NAME, await sealName(this.keys.names, this.self, this.name)) });
+  }
+
+  async onMeta(from, data) {
+    let meta;
+    try {
+      meta = decodeMeta(data);
+    } catch {
+      return;
+    }
+    const person = this.people.get(from);
+    if (meta.kind !== META_NAME || !person) return;
+    try {
+      person.name = await openName(this.keys.names, from, meta.value);
+      this.emit('participants');
+    } catch { /* another room secret: the name stays unknown */ }
+  }
+
+  nameOf(id) {
+    const p = this.people.get(id);
+    return p ? p.name : '';
+  }
+
+  chatReady() {
+    return !!this.dc && this.dc.readyState === 'open';
+  }
+
+  /** To the SFU: the sealed message exactly as in a consultation. */
+  async sendChat(text) {
+    if (!this.chatReady()) throw new Error('chat not ready');
+    this.dc.send(await sealChat(this.keys.chat, this.self, text));
+    this.emit('chat', { text, mine: true });
+  }
+
+  /** From the SFU: the sender's id, then its sealed message (see parseRelayedChat). */
+  async onChatMessage(data) {
+    try {
+      const { sender, sealed } = parseRelayedChat(data);
+      const text = await openChat(this.keys.chat, sender, sealed);
+      this.emit('chat', { text, mine: false, name: this.nameOf(sender) });
+    } catch {
+      this.emit('chat-error');
+    }
+  }
+
+  // --- ending -------------------------------------------------------------
+
+  leave() {
+    this.end('left');
+  }
+
+  end(reason, detail = '') {
+    if (this.ended) return;
+    this.ended = true;
+    window.removeEventListener('online', this.onOnline);
+    if (this.sig) this.sig.close(reason === 'left');
+    if (this.pc) this.pc.close();
+    this.e2ee.close();
+    this.emit('ended', { reason, detail });
+  }
+}
+
+/** A KID as the server sends it: a positive integer, else null. */
+function validKid(kid) {
+  return Number.isSafeInteger(kid) && kid > 0 ? kid : null;
+}

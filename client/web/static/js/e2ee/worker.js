@@ -1,0 +1,41 @@
+// The encoded-transform worker (RTCRtpScriptTransform): encrypts what our
+// senders send and decrypts what our receivers get, off the main thread.
+// A real file, not a blob: the CSP allows workers from 'self' only.
+//
+// Messages from the page: {type: "init", mediaKey}, {type: "send-kid",
+// kid}, {type: "add-kid", kid}, {type: "stats", id} (answered with
+// {type: "stats", id, stats}). Each transform's options are {role, kind}.
+
+import { MediaCrypto } from './frames.js';
+
+let media = null;
+const early = []; // transformers that came before init
+
+function run(transformer) {
+  const { role, kind } = transformer.options;
+  transformer.readable.pipeThrough(media.transform(role, kind)).pipeTo(transformer.writable).catch(() => {});
+}
+
+self.onmessage = ({ data }) => {
+  switch (data.type) {
+    case 'init':
+      media = new MediaCrypto(data.mediaKey);
+      for (const t of early.splice(0)) run(t);
+      return;
+    case 'send-kid':
+      media.setSendKid(data.kid).catch(() => {});
+      return;
+    case 'add-kid':
+      media.addKid(data.kid).catch(() => {});
+      return;
+    case 'stats':
+      self.postMessage({ type: 'stats', id: data.id, stats: media ? structuredClone(media.stats) : {} });
+      return;
+    default:
+  }
+};
+
+self.onrtctransform = (ev) => {
+  if (media) run(ev.transformer);
+  else early.push(ev.transformer);
+};
