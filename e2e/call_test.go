@@ -115,11 +115,8 @@ func TestPeerComesBackWithNewPeerConnection(t *testing.T) {
 // restart, and chat works both ways again.
 func TestBothReconnectAtOnce(t *testing.T) {
 	verifyNoLeaks(t)
-	s := testutil.StartServer(t)
-	room := s.CreateRoom(t, 2, "host", "guest")
-	hostMedia, guestMedia := newSynthetic(t, "host"), newSynthetic(t, "guest")
-	host := dialParty(t, s, "host", room.Participants[0].Token, hostMedia.tracks()...)
-	guest := dialParty(t, s, "guest", room.Participants[1].Token, guestMedia.tracks()...)
+	c := startConsultation(t)
+	host, guest := c.host, c.guest
 	host.waitConnected(t)
 	guest.waitConnected(t)
 	hostUfrag, guestUfrag := remoteUfrag(host.Call), remoteUfrag(guest.Call)
@@ -153,11 +150,8 @@ func TestBothReconnectAtOnce(t *testing.T) {
 // go on. The replaced sessions are not reported as lost.
 func TestRepeatedReconnectRestartsICEEachTime(t *testing.T) {
 	verifyNoLeaks(t)
-	s := testutil.StartServer(t)
-	room := s.CreateRoom(t, 2, "host", "guest")
-	hostMedia, guestMedia := newSynthetic(t, "host"), newSynthetic(t, "guest")
-	host := dialParty(t, s, "host", room.Participants[0].Token, hostMedia.tracks()...)
-	guest := dialParty(t, s, "guest", room.Participants[1].Token, guestMedia.tracks()...)
+	c := startConsultation(t)
+	host, guest := c.host, c.guest
 	host.waitEvent(t, client.EventPeerJoined) // the guest's first arrival
 	host.waitConnected(t)
 	guest.waitConnected(t)

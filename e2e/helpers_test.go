@@ -190,3 +190,24 @@ func (s *synthetic) close() {
 }
 
 func (s *synthetic) tracks() []webrtc.TrackLocal { return []webrtc.TrackLocal{s.video, s.audio} }
+
+// consultation is a running two-party call: a server, a room, and host and
+// guest each publishing synthetic audio and video.
+type consultation struct {
+	s                     *testutil.Server
+	room                  protocol.Room
+	host, guest           *party
+	hostMedia, guestMedia *synthetic
+}
+
+// startConsultation starts a server, creates a P2P room, and dials host
+// and guest with media; it does not wait for them to connect.
+func startConsultation(t *testing.T, opts ...testutil.Option) *consultation {
+	t.Helper()
+	c := &consultation{s: testutil.StartServer(t, opts...)}
+	c.room = c.s.CreateRoom(t, 2, "host", "guest")
+	c.hostMedia, c.guestMedia = newSynthetic(t, "host"), newSynthetic(t, "guest")
+	c.host = dialParty(t, c.s, "host", c.room.Participants[0].Token, c.hostMedia.tracks()...)
+	c.guest = dialParty(t, c.s, "guest", c.room.Participants[1].Token, c.guestMedia.tracks()...)
+	return c
+}

@@ -52,11 +52,8 @@ func TestConsultationMediaChatAndRoomFull(t *testing.T) {
 // signaling session is replaced, ICE restarts over the new one, and media
 // flows again on the same PeerConnection.
 func TestReconnectRestartsICE(t *testing.T) {
-	s := testutil.StartServer(t)
-	room := s.CreateRoom(t, 2, "host", "guest")
-	hostMedia, guestMedia := newSynthetic(t, "host"), newSynthetic(t, "guest")
-	host := dialParty(t, s, "host", room.Participants[0].Token, hostMedia.tracks()...)
-	guest := dialParty(t, s, "guest", room.Participants[1].Token, guestMedia.tracks()...)
+	c := startConsultation(t)
+	host, guest := c.host, c.guest
 	host.waitConnected(t)
 	guest.waitConnected(t)
 	pc := guest.PeerConnection()
