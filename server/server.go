@@ -133,6 +133,9 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.startSFU(); err != nil {
 		return err
 	}
+	if err := s.sfu.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	var hub *signaling.Hub
 	svc, err := api.NewService(ctx, api.ServiceConfig{
 		Store: s.store, Now: cfg.Now, PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL,

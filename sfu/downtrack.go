@@ -23,9 +23,12 @@ type DownTrack struct {
 	id    string
 
 	binding atomic.Pointer[binding]
-	// started is set by the writer goroutine after the first packet that
-	// really left (DTLS up): that is when a keyframe is worth asking for.
+	// Owned by the subscriber's writer goroutine. started is set after
+	// the first packet that really left (DTLS up): that is when a
+	// keyframe is worth asking for. rw gives the subscriber one
+	// continuous stream.
 	started bool
+	rw      rewriter
 }
 
 // binding is what pion negotiated for the subscriber's sender.

@@ -45,8 +45,11 @@ type fanOutRig struct {
 func newFanOutRig(tb testing.TB, subscribers, queue int, kind webrtc.RTPCodecType) *fanOutRig {
 	tb.Helper()
 	pub := &Participant{id: "pub"}
-	r := &fanOutRig{track: &Track{id: "t", publisher: pub, kind: kind, pool: newPacketPool(),
-		keyframe: make(chan struct{}, 1), done: make(chan struct{})}}
+	r := &fanOutRig{track: &Track{id: "t", publisher: pub, kind: kind, pool: newPacketPool(), now: time.Now,
+		keyframe: make(chan struct{}, 1), nack: make(chan struct{}, 1), done: make(chan struct{})}}
+	if kind == webrtc.RTPCodecTypeVideo {
+		r.track.cache = &packetCache{}
+	}
 	for i := range subscribers {
 		sub := &Participant{id: string(rune('a' + i)), writer: newWriter(queue)}
 		st := &fakeStream{}
@@ -77,6 +80,7 @@ func (r *fanOutRig) send(tb testing.TB, seq uint16, payload []byte) {
 	if !pkt.parse(n) {
 		tb.Fatal("parse failed")
 	}
+	pkt.at = r.track.now()
 	r.track.fanOut(pkt)
 }
 

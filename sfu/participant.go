@@ -280,10 +280,13 @@ func (p *Participant) track(f func()) bool {
 }
 
 // readSenderRTCP reads what the subscriber says about one track: pion's
-// interceptors see only RTCP that is read, and a PLI or FIR becomes a
-// keyframe request to the publisher. It ends when the sender stops.
+// interceptors see only RTCP that is read; a PLI or FIR becomes a
+// keyframe request to the publisher, and a NACK goes to the
+// subscriber's writer, which answers it from the track's packet cache.
+// It ends when the sender stops.
 func (p *Participant) readSenderRTCP(dt *DownTrack, sender *webrtc.RTPSender) {
 	buf := make([]byte, maxPacket)
+	var pairs []nackPair
 	for {
 		n, _, err := sender.Read(buf)
 		if err != nil {
@@ -291,6 +294,14 @@ func (p *Participant) readSenderRTCP(dt *DownTrack, sender *webrtc.RTPSender) {
 		}
 		if wantsKeyframe(buf[:n]) {
 			dt.track.RequestKeyframe()
+		}
+		b := dt.binding.Load()
+		if b == nil || dt.track.cache == nil {
+			continue
+		}
+		pairs = nacks(buf[:n], b.ssrc, pairs[:0])
+		for _, pr := range pairs {
+			p.writer.enqueueNack(dt, pr)
 		}
 	}
 }
@@ -451,6 +462,8 @@ func (p *Participant) close() {
 		}
 		p.sfu.goneForwarded.Add(p.writer.forwarded.Load())
 		p.sfu.goneDropped.Add(p.writer.dropped.Load())
+		p.sfu.goneRetransmitted.Add(p.writer.retransmitted.Load())
+		p.sfu.goneBytes.Add(p.writer.forwardedBytes.Load())
 		p.log.Info("participant left the conference")
 		p.sfu.wg.Done()
 	})

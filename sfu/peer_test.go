@@ -40,11 +40,21 @@ type testPeer struct {
 
 func newTestPeer(tb testing.TB, name string, tracks ...webrtc.TrackLocal) *testPeer {
 	tb.Helper()
+	return newTestPeerWith(tb, name, nil, tracks...)
+}
+
+// newTestPeerWith is newTestPeer with an interceptor in front of pion's
+// default ones: nearest the network, so they see what it lets through.
+func newTestPeerWith(tb testing.TB, name string, first interceptor.Factory, tracks ...webrtc.TrackLocal) *testPeer {
+	tb.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		tb.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
+	if first != nil {
+		ir.Add(first)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		tb.Fatal(err)
 	}
@@ -262,7 +272,13 @@ func (s *source) tracks() []webrtc.TrackLocal { return []webrtc.TrackLocal{s.vid
 // joinPeer joins a test peer to a room of s, wired directly.
 func joinPeer(tb testing.TB, s *SFU, room, id string, tracks ...webrtc.TrackLocal) (*testPeer, *Participant) {
 	tb.Helper()
-	peer := newTestPeer(tb, id, tracks...)
+	return joinPeerWith(tb, s, room, id, nil, tracks...)
+}
+
+// joinPeerWith is joinPeer with an interceptor nearest the network.
+func joinPeerWith(tb testing.TB, s *SFU, room, id string, first interceptor.Factory, tracks ...webrtc.TrackLocal) (*testPeer, *Participant) {
+	tb.Helper()
+	peer := newTestPeerWith(tb, id, first, tracks...)
 	part, err := s.Join(room, id, peer.deliver)
 	if err != nil {
 		tb.Fatal(err)

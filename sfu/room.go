@@ -121,5 +121,7 @@ func (rm *Room) addStats(st *Stats) {
 	for _, p := range rm.participants {
 		st.Forwarded += p.writer.forwarded.Load()
 		st.Dropped += p.writer.dropped.Load()
+		st.Retransmitted += p.writer.retransmitted.Load()
+		st.ForwardedBytes += p.writer.forwardedBytes.Load()
 	}
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// sendHook, tests only, is an interceptor ahead of SRTP on every
+	// PeerConnection: a lossy network, before encryption as a real one.
+	sendHook interceptor.Factory
 }
 
 // SFU holds the conference rooms of this node. Its state (rooms, closing)
@@ -87,6 +91,12 @@ type SFU struct {
 	chatRelayed, chatDropped atomic.Uint64
 	// keyframes counts VP8 keyframes seen in published video.
 	keyframes atomic.Uint64
+	// nackedUpstream counts sequence numbers asked of publishers;
+	// goneRetransmitted the retransmissions of participants gone.
+	nackedUpstream, goneRetransmitted atomic.Uint64
+	goneBytes                         atomic.Uint64
+	// keyframeRequests counts PLIs sent to publishers.
+	keyframeRequests atomic.Uint64
 	// tap, when set (tests only: export_test.go), sees every packet's
 	// payload as the SFU forwards it.
 	tap func(kind webrtc.RTPCodecType, payload []byte)
@@ -131,13 +141,14 @@ var (
 		},
 		PayloadType: 111,
 	}
-	// No "nack" feedback yet: answering NACKs needs the shared per-track
-	// packet cache (a later milestone). Advertising it without an answer
-	// would only make receivers wait for retransmissions that never come.
+	// Video has "nack" (RFC 4585 generic NACK): subscribers' NACKs are
+	// answered from the track's packet cache, and the SFU NACKs
+	// publishers for what the cache lacks. Audio has none: a late Opus
+	// frame is as good as lost, and Opus has in-band FEC.
 	codecVP8 = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack", Parameter: "pli"}},
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}},
 		},
 		PayloadType: 96,
 	}
@@ -152,10 +163,12 @@ const sdesMID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 //
 // Interceptors: only the RTCP reports. Receiver reports tell publishers
 // about loss and round trip, sender reports give subscribers the clock
-// mapping for lip sync. The NACK responder is left out: it copies every
-// packet once per subscriber (about a tenth of the forwarding cost, see
-// PERFORMANCE.md); retransmissions will come from one packet cache per
-// published track instead. TWCC and the stats interceptor come with
+// mapping for lip sync. pion's NACK responder is left out: it copies
+// every packet once per subscriber (about a tenth of the forwarding cost,
+// see PERFORMANCE.md); retransmissions come from one packet cache per
+// published track instead (packetcache.go), and its generator too: the
+// SFU asks publishers only for what a subscriber lost and the cache
+// lacks. TWCC and the stats interceptor come with
 // bandwidth estimation, when they have a consumer.
 func newAPI(cfg Config) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
@@ -173,6 +186,9 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
+	}
+	if cfg.sendHook != nil {
+		ir.Add(cfg.sendHook)
 	}
 	se := cfg.SettingEngine
 	if se.LoggerFactory == nil {
@@ -230,8 +246,9 @@ func (s *SFU) dropRoomIfEmpty(rm *Room) {
 
 // Stats are running totals of this SFU.
 type Stats struct {
-	// Forwarded counts RTP packets written to subscribers.
-	Forwarded uint64
+	// Forwarded counts RTP packets written to subscribers, ForwardedBytes
+	// their bytes (RTP header and payload, before SRTP).
+	Forwarded, ForwardedBytes uint64
 	// Dropped counts packets not queued because a subscriber's queue was
 	// full.
 	Dropped uint64
@@ -244,12 +261,20 @@ type Stats struct {
 	// Keyframes counts VP8 keyframes published, as the SFU sees them in
 	// the clear prefix of (encrypted) frames.
 	Keyframes uint64
+	// Retransmitted counts packets resent to subscribers from a packet
+	// cache, on their NACKs; NackedUpstream the sequence numbers the SFU
+	// asked publishers for because the cache lacked them.
+	Retransmitted, NackedUpstream uint64
+	// KeyframeRequests counts PLIs sent to publishers.
+	KeyframeRequests uint64
 }
 
 // Stats returns the running totals.
 func (s *SFU) Stats() Stats {
 	st := Stats{Forwarded: s.goneForwarded.Load(), Dropped: s.goneDropped.Load(),
-		ChatRelayed: s.chatRelayed.Load(), ChatDropped: s.chatDropped.Load(), Keyframes: s.keyframes.Load()}
+		ChatRelayed: s.chatRelayed.Load(), ChatDropped: s.chatDropped.Load(), Keyframes: s.keyframes.Load(),
+		Retransmitted: s.goneRetransmitted.Load(), NackedUpstream: s.nackedUpstream.Load(),
+		ForwardedBytes: s.goneBytes.Load(), KeyframeRequests: s.keyframeRequests.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, rm := range s.rooms {

@@ -29,12 +29,22 @@ type Track struct {
 	// audio. tap is the SFU's test tap, usually nil.
 	keyframes *atomic.Uint64
 	tap       func(kind webrtc.RTPCodecType, payload []byte)
+	now       func() time.Time
+	// cache answers subscribers' NACKs; nil for audio, which is not
+	// retransmitted (a late Opus frame is as good as lost). upstream
+	// collects what the cache lacked, for a NACK to the publisher.
+	cache    *packetCache
+	upstream upstreamNacks
+	// Retransmissions asked of the publisher (sequence numbers).
+	nacked *atomic.Uint64
 
 	mu   sync.Mutex
 	subs atomic.Pointer[[]*DownTrack]
 
-	// keyframe wakes the loop that sends PLIs to the publisher.
+	// keyframe and nack wake the loop that sends PLIs and NACKs to the
+	// publisher.
 	keyframe chan struct{}
+	nack     chan struct{}
 	done     chan struct{}
 }
 
@@ -47,12 +57,17 @@ func newTrack(p *Participant, remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	if kind == webrtc.RTPCodecTypeVideo && strings.EqualFold(remote.Codec().MimeType, webrtc.MimeTypeVP8) {
 		keyframes = &p.sfu.keyframes
 	}
+	var cache *packetCache
+	if kind == webrtc.RTPCodecTypeVideo {
+		cache = &packetCache{}
+	}
 	return &Track{
 		id: id, publisher: p, remote: remote, receiver: receiver, pool: p.sfu.packets,
-		keyframes: keyframes, tap: p.sfu.tap,
+		keyframes: keyframes, tap: p.sfu.tap, now: p.sfu.cfg.Now, cache: cache, nacked: &p.sfu.nackedUpstream,
 		kind: kind, codec: remote.Codec().RTPCodecCapability,
 		log:      p.log.With("track", id, "ssrc", uint32(remote.SSRC())),
 		keyframe: make(chan struct{}, 1),
+		nack:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 }
@@ -108,6 +123,7 @@ func (t *Track) forward() {
 			t.pool.Put(pkt)
 			continue
 		}
+		pkt.at = t.now()
 		if t.keyframes != nil && vp8Keyframe(pkt.payload) {
 			t.keyframes.Add(1)
 		}
@@ -118,21 +134,35 @@ func (t *Track) forward() {
 	}
 }
 
-// fanOut queues pkt for every subscriber, dropping it for those whose
-// queue is full, and gives up the reader's own reference.
+// fanOut caches pkt (video) and queues it for every subscriber,
+// dropping it for those whose queue is full, and gives up the reader's
+// own reference.
 func (t *Track) fanOut(pkt *packet) {
-	subs := t.subs.Load()
-	if subs == nil || len(*subs) == 0 {
-		t.pool.Put(pkt)
-		return
+	if t.cache != nil {
+		t.cache.put(pkt)
 	}
-	pkt.refs.Store(int32(len(*subs)) + 1)
-	for _, d := range *subs {
-		if !d.sub.writer.enqueue(d, pkt) {
-			pkt.release()
+	if subs := t.subs.Load(); subs != nil && len(*subs) > 0 {
+		pkt.refs.Add(int32(len(*subs)))
+		for _, d := range *subs {
+			if !d.sub.writer.enqueue(d, pkt) {
+				pkt.release()
+			}
 		}
 	}
 	pkt.release()
+}
+
+// requestRetransmit asks the publisher, soon, for a packet a subscriber
+// lost and the cache does not hold. Requests are merged and paced by
+// the feedback loop; it never blocks.
+func (t *Track) requestRetransmit(seq uint16) {
+	if !t.upstream.add(seq) {
+		return
+	}
+	select {
+	case t.nack <- struct{}{}:
+	default:
+	}
 }
 
 // readRTCP consumes what the publisher sends about this track (sender
@@ -164,12 +194,18 @@ func (t *Track) RequestKeyframe() {
 // bitrate on keyframes, which then arrive late and large for everyone. A
 // request inside the interval is not lost: one PLI goes out when the
 // interval ends.
+//
+// The same loop sends NACKs for what subscribers lost and the packet
+// cache lacked, at most one per nackInterval.
 func (t *Track) requestKeyframes() {
 	cfg := t.publisher.sfu.cfg
 	th := throttle{interval: cfg.KeyframeInterval}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	nackTimer := time.NewTimer(time.Hour)
+	nackTimer.Stop()
+	defer nackTimer.Stop()
 	ssrc := uint32(t.remote.SSRC())
 	for {
 		var send bool
@@ -181,6 +217,10 @@ func (t *Track) requestKeyframes() {
 			send, wait = th.request(cfg.Now())
 		case <-timer.C:
 			send, wait = th.due(cfg.Now())
+		case <-t.nack:
+			t.sendNack(ssrc, nackTimer)
+		case <-nackTimer.C:
+			t.sendNack(ssrc, nackTimer)
 		}
 		if wait > 0 {
 			timer.Reset(wait)
@@ -188,6 +228,7 @@ func (t *Track) requestKeyframes() {
 		if !send {
 			continue
 		}
+		t.publisher.sfu.keyframeRequests.Add(1)
 		err := t.publisher.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 		if err != nil {
 			t.log.Debug("send PLI", "err", err)
@@ -195,7 +236,28 @@ func (t *Track) requestKeyframes() {
 	}
 }
 
-// close stops the keyframe loop.
+// sendNack asks the publisher for the packets subscribers lost, or sets
+// timer for when it may.
+func (t *Track) sendNack(ssrc uint32, timer *time.Timer) {
+	seqs, wait := t.upstream.take(t.now())
+	if wait > 0 {
+		timer.Reset(wait)
+		return
+	}
+	if len(seqs) == 0 {
+		return
+	}
+	t.nacked.Add(uint64(len(seqs)))
+	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}
+	if err := t.publisher.pc.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+		t.log.Debug("send NACK", "err", err)
+	}
+}
+
+// close stops the feedback loop and lets go of the cached packets.
 func (t *Track) close() {
 	close(t.done)
+	if t.cache != nil {
+		t.cache.clear()
+	}
 }

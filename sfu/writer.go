@@ -3,6 +3,7 @@ package sfu
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -19,7 +20,8 @@ type packet struct {
 	buf     [maxPacket]byte
 	n       int
 	hdr     rtp.Header
-	payload []byte // buf[header:n], without padding
+	payload []byte    // buf[header:n], without padding
+	at      time.Time // when it was read
 	refs    atomic.Int32
 	pool    *packetPool
 }
@@ -33,7 +35,12 @@ func newPacketPool() *packetPool {
 	return pp
 }
 
-func (pp *packetPool) get() *packet { return pp.Get().(*packet) }
+// get returns a packet holding one reference, the caller's.
+func (pp *packetPool) get() *packet {
+	p := pp.Get().(*packet)
+	p.refs.Store(1)
+	return p
+}
 
 // release drops one reference and recycles the packet after the last.
 func (p *packet) release() {
@@ -65,10 +72,13 @@ func (p *packet) parse(n int) bool {
 	return true
 }
 
-// queued is one packet for one down track of a subscriber.
+// queued is one packet for one down track of a subscriber or, with pkt
+// nil, one NACK entry of the subscriber's to answer from the track's
+// packet cache.
 type queued struct {
-	dt  *DownTrack
-	pkt *packet
+	dt   *DownTrack
+	pkt  *packet
+	nack nackPair
 }
 
 // writer is a subscriber's outgoing path: a bounded queue and one
@@ -85,6 +95,10 @@ type writer struct {
 	hdr rtp.Header // the outgoing header, rewritten for each packet
 
 	forwarded, dropped atomic.Uint64
+	// forwardedBytes counts the RTP bytes of forwarded packets.
+	forwardedBytes atomic.Uint64
+	// retransmitted counts packets resent from a packet cache on a NACK.
+	retransmitted atomic.Uint64
 }
 
 func newWriter(size int) *writer {
@@ -99,11 +113,21 @@ func newWriter(size int) *writer {
 // taken. The caller has counted a reference for the queue.
 func (w *writer) enqueue(dt *DownTrack, pkt *packet) bool {
 	select {
-	case w.queue <- queued{dt, pkt}:
+	case w.queue <- queued{dt: dt, pkt: pkt}:
 		return true
 	default:
 		w.dropped.Add(1)
 		return false
+	}
+}
+
+// enqueueNack offers one NACK entry of the subscriber's for dt without
+// blocking. A full queue drops it: the subscriber is behind already, and
+// its NACK generator asks again.
+func (w *writer) enqueueNack(dt *DownTrack, n nackPair) {
+	select {
+	case w.queue <- queued{dt: dt, nack: n}:
+	default:
 	}
 }
 
@@ -113,6 +137,10 @@ func (w *writer) run() {
 	for {
 		select {
 		case q := <-w.queue:
+			if q.pkt == nil {
+				w.retransmit(q.dt, q.nack)
+				continue
+			}
 			w.write(q)
 		case <-w.done:
 			w.drain()
@@ -134,35 +162,80 @@ func (w *writer) drain() {
 	for {
 		select {
 		case q := <-w.queue:
-			q.pkt.release()
+			if q.pkt != nil {
+				q.pkt.release()
+			}
 		default:
 			return
 		}
 	}
 }
 
-// write sends one packet on one down track with the subscriber's SSRC and
-// payload type. Sequence numbers and timestamps pass through: each down
-// track has one source, so they stay continuous (layer switching will
-// rewrite them). Header extensions are dropped, since their ids and
-// values (the publisher's MID) belong to the publisher's session.
+// write sends one packet on one down track with the subscriber's SSRC,
+// payload type, sequence number and timestamp (rewriter). Header
+// extensions are dropped, since their ids and values (the publisher's
+// MID) belong to the publisher's session.
 func (w *writer) write(q queued) {
 	defer q.pkt.release()
 	b := q.dt.binding.Load()
 	if b == nil {
 		return
 	}
-	w.hdr = q.pkt.hdr
+	h := &q.pkt.hdr
+	seq, ts := q.dt.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, q.pkt.at, q.dt.track.codec.ClockRate)
+	if n := w.send(b, q.pkt, seq, ts); n > 0 {
+		w.forwarded.Add(1)
+		w.forwardedBytes.Add(uint64(n))
+		q.dt.sent()
+	}
+}
+
+// retransmit answers one NACK entry of the subscriber's: each packet it
+// names is mapped back to the publisher's sequence number and, if the
+// track's cache holds it, sent again as it was first sent. What the cache
+// lacks is asked of the publisher.
+func (w *writer) retransmit(dt *DownTrack, n nackPair) {
+	cache := dt.track.cache
+	b := dt.binding.Load()
+	if cache == nil || b == nil {
+		return
+	}
+	for i := 0; i <= 16; i++ {
+		if i > 0 && n.blp&(1<<(i-1)) == 0 {
+			continue
+		}
+		out := n.pid + uint16(i)
+		seq, ok := dt.rw.source(out)
+		if !ok {
+			continue
+		}
+		pkt := cache.get(seq)
+		if pkt == nil {
+			dt.track.requestRetransmit(seq)
+			continue
+		}
+		if w.send(b, pkt, out, dt.rw.timestamp(pkt.hdr.Timestamp)) > 0 {
+			w.retransmitted.Add(1)
+		}
+		pkt.release()
+	}
+}
+
+// send writes pkt to the subscriber with its own header fields and
+// returns the bytes that left.
+func (w *writer) send(b *binding, pkt *packet, seq uint16, ts uint32) int {
+	w.hdr = pkt.hdr
 	w.hdr.Extension = false
 	w.hdr.ExtensionProfile = 0
 	w.hdr.Extensions = nil
 	w.hdr.SSRC = b.ssrc
 	w.hdr.PayloadType = b.payloadType
-	n, err := b.stream.WriteRTP(&w.hdr, q.pkt.payload)
-	if err != nil || n == 0 {
+	w.hdr.SequenceNumber = seq
+	w.hdr.Timestamp = ts
+	n, err := b.stream.WriteRTP(&w.hdr, pkt.payload)
+	if err != nil {
 		// n == 0 without an error: DTLS is not up yet and pion dropped it.
-		return
+		return 0
 	}
-	w.forwarded.Add(1)
-	q.dt.sent()
+	return n
 }

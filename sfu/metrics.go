@@ -1,0 +1,54 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// collector exports Stats to Prometheus at scrape time: the counters
+// live on the forwarding path as plain atomics, and a scrape sums them,
+// so forwarding pays nothing for metrics.
+type collector struct {
+	sfu *SFU
+
+	participants, tracks, forwarded, forwardedBytes, dropped, retransmits, keyframeRequests, nackUpstream *prometheus.Desc
+}
+
+// RegisterMetrics registers the SFU's metrics with reg.
+func (s *SFU) RegisterMetrics(reg prometheus.Registerer) error {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return reg.Register(&collector{
+		sfu:              s,
+		participants:     d("konsil_sfu_participants", "Participants with a PeerConnection to the SFU."),
+		tracks:           d("konsil_sfu_tracks", "Published tracks being forwarded."),
+		forwarded:        d("konsil_sfu_forwarded_packets_total", "RTP packets written to subscribers."),
+		forwardedBytes:   d("konsil_sfu_forwarded_bytes_total", "RTP bytes (header and payload, before SRTP) written to subscribers."),
+		dropped:          d("konsil_sfu_dropped_packets_total", "RTP packets not forwarded to a subscriber, by reason.", "reason"),
+		retransmits:      d("konsil_sfu_nack_retransmits_total", "Packets resent to subscribers from a packet cache on their NACKs."),
+		nackUpstream:     d("konsil_sfu_nack_upstream_total", "Sequence numbers asked of publishers because the packet cache lacked them."),
+		keyframeRequests: d("konsil_sfu_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers."),
+	})
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.participants, c.tracks, c.forwarded, c.forwardedBytes, c.dropped, c.retransmits, c.nackUpstream, c.keyframeRequests} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.sfu.Stats()
+	g := func(d *prometheus.Desc, v int) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	}
+	n := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	g(c.participants, st.Participants)
+	g(c.tracks, st.Tracks)
+	n(c.forwarded, st.Forwarded)
+	n(c.forwardedBytes, st.ForwardedBytes)
+	n(c.dropped, st.Dropped, "queue_full")
+	n(c.retransmits, st.Retransmitted)
+	n(c.nackUpstream, st.NackedUpstream)
+	n(c.keyframeRequests, st.KeyframeRequests)
+}
