@@ -275,9 +275,11 @@ func (s *session) toSFU(m protocol.Message) {
 }
 
 // deliverFromSFU is the SFU's way to the client: its offers and
-// candidates, stamped with from "sfu".
+// candidates, and the peer, error and reason fields of what it may say
+// besides (a speaker, a refusal), stamped with from "sfu".
 func (s *session) deliverFromSFU(m protocol.Message) {
-	s.deliver(protocol.Message{Type: m.Type, From: SFUPeer, SDP: m.SDP, Candidate: m.Candidate})
+	s.deliver(protocol.Message{Type: m.Type, From: SFUPeer, SDP: m.SDP, Candidate: m.Candidate,
+		Peer: m.Peer, Error: m.Error, Reason: m.Reason})
 }
 
 // leave removes the session from its room and tells the others.
