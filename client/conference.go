@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/konsil/konsil/client/e2ee"
@@ -183,8 +184,36 @@ func checkConferenceTracks(tracks []webrtc.TrackLocal, secret bool) error {
 	return nil
 }
 
+// EventSpeaker: the SFU names the room's active speaker in Peer (only
+// its ID is set), from the RFC 6464 audio levels publishers send. It may
+// be ourselves.
+const EventSpeaker EventType = "speaker"
+
+// audioLevelURI is the RFC 6464 audio level header extension.
+const audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+// conferenceAPI is newAPI with the audio level extension negotiated for
+// audio: the SFU picks the active speaker from it. pion writes no level
+// itself; a track that does (a TrackLocalStaticRTP with the extension
+// under the sender's negotiated id) is heard as a speaker.
+func conferenceAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir),
+		webrtc.WithSettingEngine(settingEngine(opts, log))), nil
+}
+
 func (c *Conference) newPeerConnection() error {
-	api, err := newAPI(Options{LoopbackOnly: c.opts.LoopbackOnly}, c.log)
+	api, err := conferenceAPI(Options{LoopbackOnly: c.opts.LoopbackOnly}, c.log)
 	if err != nil {
 		return err
 	}
@@ -305,6 +334,10 @@ func (c *Conference) handle(m protocol.Message) {
 		}
 	case protocol.TypeClosing:
 		c.emit(Event{Type: EventClosing, Reason: m.Reason})
+	case protocol.TypeSpeaker:
+		if m.From == sfuPeer && m.Peer != nil {
+			c.emit(Event{Type: EventSpeaker, Peer: *m.Peer})
+		}
 	}
 }
 

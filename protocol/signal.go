@@ -26,7 +26,7 @@ const (
 
 // Message types. Client to server: hello, offer, answer, candidate, meta,
 // ping, bye. Server to client: welcome, peer-joined, peer-left, offer,
-// answer, candidate, meta, pong, error, closing.
+// answer, candidate, meta, pong, error, closing, speaker.
 const (
 	TypeHello      = "hello"
 	TypeWelcome    = "welcome"
@@ -41,6 +41,9 @@ const (
 	TypeBye        = "bye"
 	TypeError      = "error"
 	TypeClosing    = "closing"
+	// TypeSpeaker comes from the SFU (from "sfu") in a conference room
+	// when the active speaker changes; Peer names it.
+	TypeSpeaker = "speaker"
 )
 
 // Error codes sent in error messages and close reasons.
@@ -60,6 +63,12 @@ const (
 	CodeRoomDeleted    = "room_deleted"
 	CodeServerShutdown = "server_shutdown"
 	CodeSlowConsumer   = "slow_consumer"
+	// CodeServerFull: the SFU forwards as many subscriptions as it may;
+	// the session goes on without media.
+	CodeServerFull = "server_full"
+	// CodeTooManyTracks: a participant published more than one audio or
+	// one video track; the extra track is not forwarded.
+	CodeTooManyTracks = "too_many_tracks"
 )
 
 // Decoding errors. Callers branch on them with errors.Is and answer with the

@@ -9,6 +9,7 @@ type collector struct {
 	sfu *SFU
 
 	participants, tracks, forwarded, forwardedBytes, dropped, retransmits, keyframeRequests, nackUpstream *prometheus.Desc
+	subscriptions, refusedTracks                                                                          *prometheus.Desc
 }
 
 // RegisterMetrics registers the SFU's metrics with reg.
@@ -22,15 +23,17 @@ func (s *SFU) RegisterMetrics(reg prometheus.Registerer) error {
 		tracks:           d("konsil_sfu_tracks", "Published tracks being forwarded."),
 		forwarded:        d("konsil_sfu_forwarded_packets_total", "RTP packets written to subscribers."),
 		forwardedBytes:   d("konsil_sfu_forwarded_bytes_total", "RTP bytes (header and payload, before SRTP) written to subscribers."),
-		dropped:          d("konsil_sfu_dropped_packets_total", "RTP packets not forwarded to a subscriber, by reason.", "reason"),
+		dropped:          d("konsil_sfu_dropped_packets_total", "RTP packets not forwarded, by reason: queue_full (to one subscriber), bitrate_cap (a publisher's packet over the track cap, to all).", "reason"),
 		retransmits:      d("konsil_sfu_nack_retransmits_total", "Packets resent to subscribers from a packet cache on their NACKs."),
 		nackUpstream:     d("konsil_sfu_nack_upstream_total", "Sequence numbers asked of publishers because the packet cache lacked them."),
 		keyframeRequests: d("konsil_sfu_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers."),
+		subscriptions:    d("konsil_sfu_subscriptions", "Published tracks forwarded, counted once per subscriber (capped by MaxSubscriptions)."),
+		refusedTracks:    d("konsil_sfu_refused_tracks_total", "Published tracks not forwarded: more than one audio or one video per participant."),
 	})
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.participants, c.tracks, c.forwarded, c.forwardedBytes, c.dropped, c.retransmits, c.nackUpstream, c.keyframeRequests} {
+	for _, d := range []*prometheus.Desc{c.participants, c.tracks, c.forwarded, c.forwardedBytes, c.dropped, c.retransmits, c.nackUpstream, c.keyframeRequests, c.subscriptions, c.refusedTracks} {
 		ch <- d
 	}
 }
@@ -45,10 +48,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	g(c.participants, st.Participants)
 	g(c.tracks, st.Tracks)
+	g(c.subscriptions, st.Subscriptions)
 	n(c.forwarded, st.Forwarded)
 	n(c.forwardedBytes, st.ForwardedBytes)
 	n(c.dropped, st.Dropped, "queue_full")
+	n(c.dropped, st.BitrateCapped, "bitrate_cap")
 	n(c.retransmits, st.Retransmitted)
 	n(c.nackUpstream, st.NackedUpstream)
 	n(c.keyframeRequests, st.KeyframeRequests)
+	n(c.refusedTracks, st.RefusedTracks)
 }

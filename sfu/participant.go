@@ -244,15 +244,22 @@ func (p *Participant) reconcile() bool {
 		}
 		t.detach(sub.dt)
 		delete(p.subs, t)
+		p.sfu.subscriptions.Add(-1)
 		changed = true
 	}
 	return changed
 }
 
+// subscribe adds a send-only section for t, within the SFU's cap on
+// subscriptions.
 func (p *Participant) subscribe(t *Track) error {
+	if !p.sfu.takeSubscription() {
+		return errSubscriptionCap
+	}
 	dt := newDownTrack(t, p)
 	tr, err := p.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
+		p.sfu.subscriptions.Add(-1)
 		return err
 	}
 	sender := tr.Sender()
@@ -405,6 +412,13 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 		p.mu.Unlock()
 		return
 	}
+	if err := p.admitTrack(remote.Kind()); err != nil {
+		p.mu.Unlock()
+		p.log.Warn("track refused", "kind", remote.Kind().String(), "err", err)
+		p.send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{
+			Code: protocol.CodeTooManyTracks, Message: "one audio and one video track per participant; the extra track is not forwarded"}})
+		return
+	}
 	t := newTrack(p, remote, receiver)
 	p.tracks = append(p.tracks, t)
 	p.wg.Add(3)
@@ -460,6 +474,7 @@ func (p *Participant) close() {
 		for t, sub := range p.subs {
 			t.detach(sub.dt)
 		}
+		p.sfu.subscriptions.Add(-int64(len(p.subs)))
 		p.sfu.goneForwarded.Add(p.writer.forwarded.Load())
 		p.sfu.goneDropped.Add(p.writer.dropped.Load())
 		p.sfu.goneRetransmitted.Add(p.writer.retransmitted.Load())

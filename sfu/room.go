@@ -1,6 +1,10 @@
 package sfu
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/konsil/konsil/protocol"
+)
 
 // Room is one conference: its participants and the tracks they publish.
 // Both are guarded by mu. The room only keeps the lists; each Participant
@@ -8,6 +12,9 @@ import "sync"
 type Room struct {
 	sfu *SFU
 	id  string
+	// speakers picks the active speaker from the audio levels of the
+	// room's publishers; it has a lock of its own.
+	speakers *speakerDetector
 
 	mu           sync.Mutex
 	participants map[string]*Participant
@@ -15,7 +22,7 @@ type Room struct {
 }
 
 func newRoom(s *SFU, id string) *Room {
-	return &Room{sfu: s, id: id, participants: map[string]*Participant{}}
+	return &Room{sfu: s, id: id, participants: map[string]*Participant{}, speakers: newSpeakerDetector()}
 }
 
 // add makes p the room's participant under its id and returns the one it
@@ -31,10 +38,14 @@ func (rm *Room) add(p *Participant) (old *Participant) {
 // remove drops p if it is still the current participant under its id.
 func (rm *Room) remove(p *Participant) {
 	rm.mu.Lock()
-	if rm.participants[p.id] == p {
+	current := rm.participants[p.id] == p
+	if current {
 		delete(rm.participants, p.id)
 	}
 	rm.mu.Unlock()
+	if current {
+		rm.speakers.forget(p.id)
+	}
 	rm.sfu.dropRoomIfEmpty(rm)
 }
 
@@ -124,4 +135,22 @@ func (rm *Room) addStats(st *Stats) {
 		st.Retransmitted += p.writer.retransmitted.Load()
 		st.ForwardedBytes += p.writer.forwardedBytes.Load()
 	}
+}
+
+// announceSpeaker tells every participant, the speaker too, who speaks
+// now. It runs on the reader of the speaker's audio, rarely (at most once
+// per speakerHold); send never blocks.
+func (rm *Room) announceSpeaker(id string) {
+	for _, p := range rm.members() {
+		p.send(protocol.Message{Type: protocol.TypeSpeaker, Peer: &protocol.Peer{ID: id}})
+	}
+}
+
+// subscriptionCost is how many forwarded subscriptions a participant
+// joining the room adds at most: it receives every track published,
+// and each other participant receives its audio and video.
+func (rm *Room) subscriptionCost() int {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	return len(rm.tracks) + 2*len(rm.participants)
 }

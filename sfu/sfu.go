@@ -58,6 +58,15 @@ type Config struct {
 	// means 5 per second, bursts of 20.
 	ChatRate  float64
 	ChatBurst int
+	// MaxSubscriptions caps the tracks this SFU forwards, counted once
+	// per subscriber: a join that could exceed it is refused
+	// (ErrServerFull, error server_full to the client). Zero means 2000.
+	MaxSubscriptions int
+	// MaxTrackBitrate caps each published track, in bits per second of
+	// RTP (header and payload), with bursts of one second's worth;
+	// packets over it are dropped and counted. Zero means 8 Mbit/s,
+	// negative none.
+	MaxTrackBitrate int
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -97,6 +106,11 @@ type SFU struct {
 	goneBytes                         atomic.Uint64
 	// keyframeRequests counts PLIs sent to publishers.
 	keyframeRequests atomic.Uint64
+	// subscriptions is the number of forwarded subscriptions now, under
+	// MaxSubscriptions; refusedTracks counts tracks over the one audio,
+	// one video limit; bitrateCapped packets over MaxTrackBitrate.
+	subscriptions                atomic.Int64
+	refusedTracks, bitrateCapped atomic.Uint64
 	// tap, when set (tests only: export_test.go), sees every packet's
 	// payload as the SFU forwards it.
 	tap func(kind webrtc.RTPCodecType, payload []byte)
@@ -119,6 +133,12 @@ func New(cfg Config) (*SFU, error) {
 	}
 	if cfg.ChatBurst <= 0 {
 		cfg.ChatBurst = 20
+	}
+	if cfg.MaxSubscriptions <= 0 {
+		cfg.MaxSubscriptions = defaultMaxSubscriptions
+	}
+	if cfg.MaxTrackBitrate == 0 {
+		cfg.MaxTrackBitrate = defaultMaxTrackBitrate
 	}
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = 500 * time.Millisecond
@@ -183,6 +203,10 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
+	// Audio levels (RFC 6464) from publishers pick the active speaker.
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
@@ -219,6 +243,15 @@ func (s *SFU) Join(roomID, participantID string, send func(protocol.Message)) (*
 		return nil, ErrClosed
 	}
 	rm := s.rooms[roomID]
+	if rm != nil && !s.fits(rm) {
+		s.mu.Unlock()
+		p.leaveOnce.Do(func() {})
+		_ = p.pc.GracefulClose()
+		p.log.Warn("join refused: subscription cap reached", "cap", s.cfg.MaxSubscriptions)
+		send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{
+			Code: protocol.CodeServerFull, Message: "the media server is full; try again later"}})
+		return nil, fmt.Errorf("sfu: join %s: %w", roomID, ErrServerFull)
+	}
 	if rm == nil {
 		rm = newRoom(s, roomID)
 		s.rooms[roomID] = rm
@@ -232,7 +265,29 @@ func (s *SFU) Join(roomID, participantID string, send func(protocol.Message)) (*
 		go old.close()
 	}
 	p.start()
+	if id := rm.speakers.speaker(); id != "" {
+		send(protocol.Message{Type: protocol.TypeSpeaker, Peer: &protocol.Peer{ID: id}})
+	}
 	return p, nil
+}
+
+// fits tells whether one more participant in rm stays within
+// MaxSubscriptions, counting what it would receive and what the others
+// would receive of it. Joins are checked under s.mu, so two cannot both
+// take the last room. A participant replacing its own earlier session
+// is counted anew, though the old one's subscriptions go soon after.
+func (s *SFU) fits(rm *Room) bool {
+	return s.subscriptions.Load()+int64(rm.subscriptionCost()) <= int64(s.cfg.MaxSubscriptions)
+}
+
+// takeSubscription counts one more subscription, unless that would go
+// over MaxSubscriptions (tracks published after the joins were checked).
+func (s *SFU) takeSubscription() bool {
+	if s.subscriptions.Add(1) > int64(s.cfg.MaxSubscriptions) {
+		s.subscriptions.Add(-1)
+		return false
+	}
+	return true
 }
 
 // dropRoomIfEmpty forgets a room without participants.
@@ -267,6 +322,12 @@ type Stats struct {
 	Retransmitted, NackedUpstream uint64
 	// KeyframeRequests counts PLIs sent to publishers.
 	KeyframeRequests uint64
+	// Subscriptions is the number of forwarded subscriptions now.
+	Subscriptions int
+	// RefusedTracks counts published tracks refused over the limit of
+	// one audio and one video per participant; BitrateCapped packets
+	// dropped over MaxTrackBitrate.
+	RefusedTracks, BitrateCapped uint64
 }
 
 // Stats returns the running totals.
@@ -274,7 +335,8 @@ func (s *SFU) Stats() Stats {
 	st := Stats{Forwarded: s.goneForwarded.Load(), Dropped: s.goneDropped.Load(),
 		ChatRelayed: s.chatRelayed.Load(), ChatDropped: s.chatDropped.Load(), Keyframes: s.keyframes.Load(),
 		Retransmitted: s.goneRetransmitted.Load(), NackedUpstream: s.nackedUpstream.Load(),
-		ForwardedBytes: s.goneBytes.Load(), KeyframeRequests: s.keyframeRequests.Load()}
+		ForwardedBytes: s.goneBytes.Load(), KeyframeRequests: s.keyframeRequests.Load(),
+		Subscriptions: int(s.subscriptions.Load()), RefusedTracks: s.refusedTracks.Load(), BitrateCapped: s.bitrateCapped.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, rm := range s.rooms {

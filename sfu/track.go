@@ -37,6 +37,15 @@ type Track struct {
 	upstream upstreamNacks
 	// Retransmissions asked of the publisher (sequence numbers).
 	nacked *atomic.Uint64
+	// levelID is the negotiated id of the audio level extension (0: none)
+	// and speakers the room's detector it reports to (nil in tests
+	// without a room).
+	levelID  uint8
+	speakers *speakerDetector
+	// limit drops what goes over the track's bitrate cap, counted in
+	// capped (the SFU's total). Owned by forward.
+	limit  bitrateLimit
+	capped *atomic.Uint64
 
 	mu   sync.Mutex
 	subs atomic.Pointer[[]*DownTrack]
@@ -61,7 +70,14 @@ func newTrack(p *Participant, remote *webrtc.TrackRemote, receiver *webrtc.RTPRe
 	if kind == webrtc.RTPCodecTypeVideo {
 		cache = &packetCache{}
 	}
+	var levelID uint8
+	var speakers *speakerDetector
+	if kind == webrtc.RTPCodecTypeAudio && p.room != nil {
+		levelID, speakers = audioLevelID(receiver.GetParameters()), p.room.speakers
+	}
 	return &Track{
+		levelID: levelID, speakers: speakers,
+		limit: newBitrateLimit(p.sfu.cfg.MaxTrackBitrate), capped: &p.sfu.bitrateCapped,
 		id: id, publisher: p, remote: remote, receiver: receiver, pool: p.sfu.packets,
 		keyframes: keyframes, tap: p.sfu.tap, now: p.sfu.cfg.Now, cache: cache, nacked: &p.sfu.nackedUpstream,
 		kind: kind, codec: remote.Codec().RTPCodecCapability,
@@ -124,6 +140,14 @@ func (t *Track) forward() {
 			continue
 		}
 		pkt.at = t.now()
+		if t.speakers != nil {
+			t.observeLevel(pkt)
+		}
+		if !t.limit.allow(n, pkt.at) {
+			t.capped.Add(1)
+			t.pool.Put(pkt)
+			continue
+		}
 		if t.keyframes != nil && vp8Keyframe(pkt.payload) {
 			t.keyframes.Add(1)
 		}
@@ -131,6 +155,19 @@ func (t *Track) forward() {
 			t.tap(t.kind, pkt.payload)
 		}
 		t.fanOut(pkt)
+	}
+}
+
+// observeLevel reports the packet's audio level to the room's speaker
+// detector and announces a new speaker.
+func (t *Track) observeLevel(pkt *packet) {
+	level, ok := audioLevel(pkt, t.levelID)
+	if !ok {
+		return
+	}
+	if id, changed := t.speakers.observe(t.publisher.id, level, pkt.at); changed {
+		t.log.Debug("active speaker", "level", level)
+		t.publisher.room.announceSpeaker(id)
 	}
 }
 
