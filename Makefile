@@ -13,7 +13,7 @@ BROWSER_RUN   ?= .
 BROWSER_FLAGS ?= -test.v
 BROWSER_ARGS   = -test.count=1 -test.timeout=10m -test.run='$(BROWSER_RUN)' $(BROWSER_FLAGS)
 
-.PHONY: run build test vet gotest jstest browsertest fuzz bench clean
+.PHONY: run build test vet gotest jstest browsertest fuzz bench gobench clean
 
 run:
 	$(GO) run ./cmd/konsil serve
@@ -60,8 +60,18 @@ fuzz:
 	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzDecodeHeader -fuzztime $(FUZZTIME)
 	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzDecryptFrame -fuzztime $(FUZZTIME)
 
+# konsil-bench against a server it starts on 127.0.0.1 in a child
+# process: one conference of BENCH_PARTICIPANTS for BENCH_DURATION.
+# Reports land in artifacts/bench/. See BENCHMARKS.md for the presets.
+BENCH_ARGS ?= --scenario conference --rooms 1 --participants 5 --duration 30s
 bench:
+	mkdir -p artifacts/bench
+	$(GO) run ./cmd/konsil-bench $(BENCH_ARGS) --json artifacts/bench/report.json
+
+# Go micro-benchmarks: P2P join latency, SFU forwarding CPU, TURN relay.
+gobench:
 	$(GO) test ./e2e -run '^$$' -bench P2PJoin -benchtime 50x
+	$(GO) test ./sfu -run '^$$' -bench ForwardCPU -benchtime 5000x
 
 clean:
 	rm -rf bin

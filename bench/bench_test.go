@@ -1,0 +1,86 @@
+package bench_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/konsil/konsil/bench"
+	"github.com/konsil/konsil/internal/testutil"
+	"github.com/konsil/konsil/protocol"
+	"github.com/konsil/konsil/server"
+	"github.com/konsil/konsil/turn"
+)
+
+// One room of three clinicians, each sending camera and microphone with
+// SFrame, against a server on loopback: everyone joins, every stream
+// arrives, nothing is lost, latencies are real and small, and the
+// bitrates are the ones asked for.
+func TestConferenceRoomOfThree(t *testing.T) {
+	s := testutil.StartServer(t, func(c *server.Config) {
+		c.SFUMedia = turn.MediaConfig{UDPAddr: "127.0.0.1:0"}
+	})
+	cfg := bench.Default()
+	cfg.URL, cfg.APIKey = s.URL, s.TenantKey
+	cfg.VideoBitrate = 300_000
+	cfg.Duration = 5 * time.Second
+	cfg.RampRate = 20
+	cfg.ServerInProcess = true
+	if testing.Verbose() {
+		cfg.Progress = os.Stderr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if testing.Verbose() {
+		_ = rep.WriteSummary(os.Stderr)
+	}
+
+	if p := rep.Participants; p.Joined != 3 || p.Failed != 0 {
+		t.Fatalf("participants: %+v", p)
+	}
+	if rep.MeasuredSeconds < 4.5 {
+		t.Errorf("measured %.1f s, asked 5 s", rep.MeasuredSeconds)
+	}
+	for _, m := range []struct {
+		kind string
+		r    bench.MediaReport
+	}{{"video", rep.Video}, {"audio", rep.Audio}} {
+		r := m.r
+		if r.StreamsExpected != 6 || r.Streams != r.StreamsExpected {
+			t.Errorf("%s: %d streams delivered frames, %d expected (want 6)", m.kind, r.Streams, r.StreamsExpected)
+		}
+		if r.FrameLoss >= 0.01 || r.PacketLoss >= 0.01 || r.BadFrames != 0 {
+			t.Errorf("%s: frame loss %.2f %%, packet loss %.2f %%, %d bad frames on loopback", m.kind, r.FrameLoss*100, r.PacketLoss*100, r.BadFrames)
+		}
+		if l := r.Latency; l.N == 0 || l.P50 <= 0 || l.P99 >= 1000 || l.Max >= 1000 {
+			t.Errorf("%s latency: %+v, want positive and under 1 s", m.kind, l)
+		}
+		for what, kbps := range map[string]float64{"received per stream": r.StreamKbps, "sent per publisher": r.SentKbps} {
+			if kbps < 0.8*r.AskedKbps || kbps > 1.2*r.AskedKbps {
+				t.Errorf("%s %s: %.0f kbit/s, asked %.0f", m.kind, what, kbps, r.AskedKbps)
+			}
+		}
+	}
+	j := rep.Join
+	for name, d := range map[string]bench.Dist{"api": j.API, "websocket": j.WebSocket, "ice": j.ICE, "first frame": j.FirstFrame, "total": j.Total} {
+		if d.N != 3 || d.P50 <= 0 {
+			t.Errorf("join %s: %+v, want one positive time per participant", name, d)
+		}
+	}
+	if !rep.Server.Available || rep.Server.CPUSeconds <= 0 || rep.Server.MicrosPerPacketOut <= 0 {
+		t.Errorf("server figures missing: %+v", rep.Server)
+	}
+	if rep.Traffic.OutPackets == 0 || rep.Traffic.OutMbps <= 0 {
+		t.Errorf("traffic: %+v", rep.Traffic)
+	}
+	var left protocol.RoomList
+	if code := s.Do(t, http.MethodGet, "/api/v1/rooms", s.TenantKey, nil, &left); code != http.StatusOK || len(left.Rooms) != 0 {
+		t.Errorf("after the run: HTTP %d, %d rooms left, want none", code, len(left.Rooms))
+	}
+}

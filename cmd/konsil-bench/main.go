@@ -1,0 +1,169 @@
+// Command konsil-bench puts load on a Konsil server and reports what
+// arrived: join times, end-to-end latency, loss, jitter, bitrates, and the
+// server's CPU per forwarded packet. The logic lives in package bench;
+// this is flags, the local server for `make bench`, and output.
+//
+//	konsil-bench                                  # a room of three against a local server
+//	konsil-bench --preset lk-2x10 --duration 20s  # LiveKit-comparable load point
+//	konsil-bench --url https://video.example.org --api-key KEY --scenario webinar --subscribers 40
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/konsil/konsil/bench"
+)
+
+func main() {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(serveChild(os.Stdin, os.Stdout))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "konsil-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the flags besides the bench.Config they fill.
+type options struct {
+	preset       string
+	participants int
+	jsonPath     string
+	quiet        bool
+	verbose      bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) {
+	cfg := bench.Default()
+	var o options
+	f := flag.NewFlagSet("konsil-bench", flag.ContinueOnError)
+	f.SetOutput(stderr)
+	f.StringVar(&cfg.URL, "url", "", "server base URL; empty: start a local server in a child process")
+	f.StringVar(&cfg.APIKey, "api-key", os.Getenv("KONSIL_BENCH_API_KEY"), "tenant API key that creates and deletes the rooms (env KONSIL_BENCH_API_KEY)")
+	scenario := f.String("scenario", string(cfg.Scenario), "conference, webinar or p2p")
+	f.StringVar(&o.preset, "preset", "", "named load point: "+strings.Join(bench.PresetNames(), ", ")+" (sets scenario and room shape)")
+	f.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "conference rooms, or p2p consultations")
+	f.IntVar(&o.participants, "participants", 3, "conference: participants per room, each sending camera and microphone")
+	f.IntVar(&cfg.VideoPublishers, "publishers", 2, "webinar: video publishers")
+	f.IntVar(&cfg.AudioPublishers, "audio-publishers", 0, "webinar: audio-only publishers")
+	f.IntVar(&cfg.Subscribers, "subscribers", 20, "webinar: receive-only subscribers")
+	videoKbps := f.Int("video-kbps", cfg.VideoBitrate/1000, "video bitrate per publisher, kbit/s")
+	audioKbps := f.Int("audio-kbps", cfg.AudioBitrate/1000, "audio bitrate per publisher, kbit/s")
+	f.IntVar(&cfg.FrameRate, "fps", cfg.FrameRate, "video frames per second")
+	f.DurationVar(&cfg.KeyframeInterval, "keyframe-interval", cfg.KeyframeInterval, "time between video keyframes")
+	f.BoolVar(&cfg.E2EE, "e2ee", cfg.E2EE, "SFrame-encrypt conference media (p2p: fingerprint check)")
+	f.BoolVar(&cfg.Relay, "relay", false, "p2p: send media through the server's TURN relay only")
+	f.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "participants starting to join per second")
+	f.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "bound on one participant's join")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to measure once everyone has joined")
+	f.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file")
+	f.BoolVar(&o.quiet, "quiet", false, "no live progress line")
+	f.BoolVar(&o.verbose, "v", false, "log joins and failures")
+	if err := f.Parse(args); err != nil {
+		return cfg, o, err
+	}
+	if f.NArg() > 0 {
+		return cfg, o, fmt.Errorf("unexpected arguments %q", f.Args())
+	}
+	cfg.Scenario = bench.Scenario(*scenario)
+	cfg.VideoBitrate, cfg.AudioBitrate = *videoKbps*1000, *audioKbps*1000
+	switch {
+	case o.preset != "":
+		if err := cfg.ApplyPreset(o.preset); err != nil {
+			return cfg, o, err
+		}
+	case cfg.Scenario == bench.Conference:
+		cfg.VideoPublishers, cfg.AudioPublishers, cfg.Subscribers = o.participants, 0, 0
+	case cfg.Scenario == bench.Webinar:
+		cfg.Rooms = 1
+		cfg.PublisherAudio = true
+	case cfg.Scenario == bench.P2P:
+		cfg.VideoPublishers, cfg.AudioPublishers, cfg.Subscribers = 0, 0, 0
+	}
+	return cfg, o, nil
+}
+
+// lockedWriter lets the progress line, the logs and the local server's
+// stderr share one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if _, ok := stderr.(*os.File); !ok {
+		stderr = &lockedWriter{w: stderr}
+	}
+	cfg, o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelError
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if !o.quiet {
+		cfg.Progress = stderr
+	}
+	if cfg.URL == "" {
+		local, err := startChild(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer local.stop()
+		cfg.URL, cfg.APIKey = local.URL, local.Key
+		fmt.Fprintf(stderr, "local server at %s (its own process, pid %d)\n", local.URL, local.pid())
+	}
+	start := time.Now()
+	rep, runErr := bench.Run(ctx, cfg)
+	if rep != nil {
+		if err := rep.WriteSummary(stdout); err != nil {
+			return err
+		}
+		if o.jsonPath != "" {
+			if err := writeJSON(o.jsonPath, rep); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "JSON report: %s\n", o.jsonPath)
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	fmt.Fprintf(stderr, "done in %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+func writeJSON(path string, rep *bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/konsil/konsil/bench"
+)
+
+// The test binary plays the local server when re-executed, as the
+// command does.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(serveChild(os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+func TestFlags(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"--preset", "lk-4x20", "--video-kbps", "500", "--duration", "3s"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Preset != "lk-4x20" || cfg.VideoPublishers != 4 || cfg.Subscribers != 20 || cfg.VideoBitrate != 500_000 || cfg.Duration != 3*time.Second {
+		t.Errorf("preset: %+v", cfg)
+	}
+	cfg, _, err = parseFlags([]string{"--participants", "5", "--rooms", "2"}, &bytes.Buffer{})
+	if err != nil || cfg.Scenario != bench.Conference || cfg.VideoPublishers != 5 || cfg.Subscribers != 0 || cfg.Rooms != 2 || !cfg.PublisherAudio {
+		t.Errorf("conference: %+v, %v", cfg, err)
+	}
+	if _, _, err := parseFlags([]string{"--preset", "nope"}, &bytes.Buffer{}); err == nil {
+		t.Error("unknown preset accepted")
+	}
+}
+
+// With no --url the command starts its own server in a child process,
+// runs the default conference against it and prints the summary.
+func TestLocalRun(t *testing.T) {
+	var out, errs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"--duration", "2s", "--video-kbps", "200", "--quiet", "--json", t.TempDir() + "/report.json"}
+	if err := run(ctx, args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &errs)
+	}
+	if !strings.Contains(out.String(), "3/3 joined") || !strings.Contains(out.String(), "µs CPU per packet out") {
+		t.Errorf("summary lacks joins or server CPU:\n%s", &out)
+	}
+}
