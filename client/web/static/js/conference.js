@@ -226,6 +226,13 @@ export class Conference extends EventTarget {
       case 'closing':
         if (m.reason === 'room_closed' || m.reason === 'room_deleted') this.end(m.reason);
         return;
+      case 'speaker':
+        // The SFU names the active speaker (from RFC 6464 audio levels).
+        if (m.from === SFU && m.peer && m.peer.id) {
+          this.speaker = m.peer.id;
+          this.emit('speaker', { id: m.peer.id });
+        }
+        return;
       default:
     }
   }
