@@ -84,3 +84,39 @@ func TestConferenceRoomOfThree(t *testing.T) {
 		t.Errorf("after the run: HTTP %d, %d rooms left, want none", code, len(left.Rooms))
 	}
 }
+
+// A limit search over rooms of three runs its steps one after the
+// other, each with rooms of its own, and leaves no room behind.
+func TestFindLimitRooms(t *testing.T) {
+	s := testutil.StartServer(t, func(c *server.Config) {
+		c.SFUMedia = turn.MediaConfig{UDPAddr: "127.0.0.1:0"}
+	})
+	cfg := bench.Default()
+	cfg.URL, cfg.APIKey = s.URL, s.TenantKey
+	cfg.VideoBitrate = 200_000
+	cfg.RampRate = 20
+	cfg.ServerInProcess = true
+	lc := bench.DefaultLimit()
+	lc.Dimension, lc.Step, lc.MaxSteps, lc.StepDuration, lc.Cooldown = bench.DimRooms, 1, 2, 2*time.Second, 100*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lr, err := bench.FindLimit(ctx, cfg, lc)
+	if err != nil {
+		t.Fatalf("find limit: %v", err)
+	}
+	if testing.Verbose() {
+		_ = lr.WriteSummary(os.Stderr)
+	}
+	// Whether a step is good depends on the machine (and -race): only
+	// the steps' shape is asserted.
+	if len(lr.Steps) == 0 || lr.Steps[0].Load != 1 || lr.Steps[0].Participants != 3 || lr.Stopped == "" {
+		t.Fatalf("steps %+v, stopped %q", lr.Steps, lr.Stopped)
+	}
+	if len(lr.Steps) == 2 && (lr.Steps[1].Load != 2 || lr.Steps[1].Participants != 6) {
+		t.Errorf("second step: %+v", lr.Steps[1])
+	}
+	var left protocol.RoomList
+	if code := s.Do(t, http.MethodGet, "/api/v1/rooms", s.TenantKey, nil, &left); code != http.StatusOK || len(left.Rooms) != 0 {
+		t.Errorf("after the search: HTTP %d, %d rooms left, want none", code, len(left.Rooms))
+	}
+}

@@ -104,6 +104,9 @@ const (
 	maxRoomSize     = 50 // the SFU's capacity
 	maxBitrate      = 20_000_000
 	maxDuration     = 24 * time.Hour
+	maxRooms        = 1000
+	maxRampRate     = 1000 // joins started per second
+	maxJoinTimeout  = 5 * time.Minute
 )
 
 // ErrConfig wraps every reason a Config is refused.
@@ -176,13 +179,25 @@ func (c *Config) Validate() error {
 	if isLoopback(u.Hostname()) {
 		c.LoopbackOnly = true
 	}
-	switch {
-	case c.APIKey == "":
+	if c.APIKey == "" {
 		return bad("a tenant API key is required to create rooms")
+	}
+	return c.CheckLoad()
+}
+
+// CheckLoad checks the load c asks for, without the URL and key: every
+// loop of a run is bounded by these limits.
+func (c *Config) CheckLoad() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
 	case c.Scenario != Conference && c.Scenario != Webinar && c.Scenario != P2P:
 		return bad("unknown scenario %q (conference, webinar, p2p)", c.Scenario)
-	case c.Rooms < 1:
-		return bad("rooms must be at least 1")
+	case c.Rooms < 1 || c.Rooms > maxRooms:
+		return bad("rooms %d out of range 1..%d", c.Rooms, maxRooms)
+	case c.VideoPublishers < 0 || c.AudioPublishers < 0 || c.Subscribers < 0:
+		return bad("publishers and subscribers must not be negative")
 	case c.Scenario != P2P && c.RoomSize() < 3:
 		return bad("a conference room needs at least 3 participants, got %d", c.RoomSize())
 	case c.Scenario != P2P && c.RoomSize() > maxRoomSize:
@@ -199,10 +214,10 @@ func (c *Config) Validate() error {
 		return bad("frame rate %d out of range 1..120", c.FrameRate)
 	case c.KeyframeInterval < time.Second/time.Duration(c.FrameRate):
 		return bad("keyframe interval %v shorter than one frame", c.KeyframeInterval)
-	case c.RampRate <= 0:
-		return bad("ramp rate must be positive")
-	case c.JoinTimeout <= 0:
-		return bad("join timeout must be positive")
+	case c.RampRate <= 0 || c.RampRate > maxRampRate:
+		return bad("ramp %v joins/s out of range (0, %d]", c.RampRate, maxRampRate)
+	case c.JoinTimeout <= 0 || c.JoinTimeout > maxJoinTimeout:
+		return bad("join timeout %v out of range (0, %v]", c.JoinTimeout, maxJoinTimeout)
 	case c.Duration <= 0 || c.Duration > maxDuration:
 		return bad("duration %v out of range (0, %v]", c.Duration, maxDuration)
 	case c.Relay && c.Scenario != P2P:

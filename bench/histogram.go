@@ -124,3 +124,17 @@ func (h *histogram) dist(withCDF bool) Dist {
 	}
 	return d
 }
+
+// minus is h less an earlier state of the same counts: what was added
+// since. It is a new histogram; max is that of h (the bucket bound
+// caps quantiles well enough for a second's view).
+func (h *histogram) minus(earlier *histogram) *histogram {
+	d := newHistogram()
+	for i, c := range h.counts {
+		c -= min(c, earlier.counts[i])
+		d.counts[i] = c
+		d.n += c
+	}
+	d.max = h.max
+	return d
+}

@@ -77,6 +77,12 @@ type JoinReport struct {
 	Connected  Dist `json:"connected"`
 	FirstFrame Dist `json:"first_frame"`
 	Total      Dist `json:"total"`
+	// CompletedPerSecond is the rate joins completed at: (n-1) over the
+	// time from the first join connected to the last. With a constant
+	// join time it equals OfferedPerSecond (the ramp); when the server
+	// (or the bench) falls behind, joins queue and it drops below.
+	CompletedPerSecond float64 `json:"completed_per_s"`
+	OfferedPerSecond   float64 `json:"offered_per_s"`
 }
 
 // MediaReport is one kind of media as the receivers saw it.
@@ -174,6 +180,7 @@ func (r *run) report(w window) *Report {
 func (r *run) reportJoins(rep *Report) {
 	api, ws, ice, conn, first, total := newHistogram(), newHistogram(), newHistogram(), newHistogram(), newHistogram(), newHistogram()
 	rep.Participants.Wanted = len(r.participants)
+	var done []time.Duration
 	for _, p := range r.participants {
 		p.mu.Lock()
 		t, err := p.times, p.err
@@ -189,6 +196,7 @@ func (r *run) reportJoins(rep *Report) {
 			continue
 		}
 		rep.Participants.Joined++
+		done = append(done, t.connected)
 		// Callbacks run on pion's goroutines, so a step may be noted a
 		// moment after the next one: that counts as no time.
 		span := func(h *histogram, from, to time.Duration) {
@@ -204,7 +212,21 @@ func (r *run) reportJoins(rep *Report) {
 		span(total, t.start, t.firstFrame)
 	}
 	rep.Join = JoinReport{API: api.dist(false), WebSocket: ws.dist(false), ICE: ice.dist(false),
-		Connected: conn.dist(false), FirstFrame: first.dist(false), Total: total.dist(false)}
+		Connected: conn.dist(false), FirstFrame: first.dist(false), Total: total.dist(false),
+		CompletedPerSecond: completionRate(done), OfferedPerSecond: r.cfg.RampRate}
+}
+
+// completionRate is joins per second between the first and the last
+// completion; 0 with fewer than two.
+func completionRate(done []time.Duration) float64 {
+	if len(done) < 2 {
+		return 0
+	}
+	span := slices.Max(done) - slices.Min(done)
+	if span <= 0 {
+		return 0
+	}
+	return float64(len(done)-1) / span.Seconds()
 }
 
 // expectedStreams is how many tracks of kind the joined receivers should
@@ -439,6 +461,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	}{{"  API", j.API}, {"  WebSocket", j.WebSocket}, {"  ICE connected", j.ICE}, {"  first frame", j.FirstFrame}, {"  total", j.Total}, {"  (PC+chat up, from WS)", j.Connected}} {
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\n", row.name, row.d.P50, row.d.P95, row.d.P99, row.d.Max)
 	}
+	fmt.Fprintf(tw, "join rate\t%.1f joins/s completed\t(ramp %.1f/s offered)\n", j.CompletedPerSecond, j.OfferedPerSecond)
 	fmt.Fprintf(tw, "media\tstreams\tlatency p50/p95/p99 ms\tframe loss\tpacket loss\tjitter ms\tkbit/s per stream (asked)\n")
 	for _, m := range []struct {
 		name string

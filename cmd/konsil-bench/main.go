@@ -6,6 +6,9 @@
 //	konsil-bench                                  # a room of three against a local server
 //	konsil-bench --preset lk-2x10 --duration 20s  # LiveKit-comparable load point
 //	konsil-bench --url https://video.example.org --api-key KEY --scenario webinar --subscribers 40
+//	konsil-bench --preset lk-4x20 --html report.html              # charts, opens offline
+//	konsil-bench --participants 3 --find-limit --limit-dim rooms  # most rooms of three within loss/p99
+//	konsil-bench --config scenario.yaml --duration 10s            # YAML file, flags win
 package main
 
 import (
@@ -44,8 +47,12 @@ type options struct {
 	preset       string
 	participants int
 	jsonPath     string
+	htmlPath     string
+	configPath   string
 	quiet        bool
 	verbose      bool
+	findLimit    bool
+	limit        bench.LimitConfig
 }
 
 func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) {
@@ -71,7 +78,19 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	f.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "participants starting to join per second")
 	f.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "bound on one participant's join")
 	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to measure once everyone has joined")
-	f.StringVar(&o.jsonPath, "json", "", "write the JSON report to this file")
+	f.StringVar(&o.jsonPath, "json", "", "write the JSON report (with the per-second timeline) to this file")
+	f.StringVar(&o.htmlPath, "html", "", "write a self-contained HTML report with charts to this file")
+	f.StringVar(&o.configPath, "config", "", "YAML scenario file: keys are these flags' names; flags given here win")
+	o.limit = bench.DefaultLimit()
+	f.BoolVar(&o.findLimit, "find-limit", false, "raise the load step by step until a threshold breaks; report the last good step")
+	limitDim := f.String("limit-dim", "", "what find-limit raises: participants (conference, per room), rooms (conference rooms or p2p consultations), subscribers (webinar), ramp (joins/s); default by scenario")
+	f.Float64Var(&o.limit.Step, "limit-step", 0, "find-limit: added per step; 0: 1 participant or room, 10 subscribers, 5 joins/s")
+	f.IntVar(&o.limit.MaxSteps, "limit-max-steps", o.limit.MaxSteps, "find-limit: at most this many steps")
+	f.DurationVar(&o.limit.StepDuration, "limit-step-duration", o.limit.StepDuration, "find-limit: measured time per step (replaces --duration)")
+	lossPct := f.Float64("limit-loss", o.limit.MaxLoss*100, "find-limit: packet loss threshold, percent")
+	f.DurationVar(&o.limit.MaxP99, "limit-p99", o.limit.MaxP99, "find-limit: frame latency p99 threshold")
+	f.DurationVar(&o.limit.MaxJoinP95, "limit-join-p95", 0, "find-limit: join p95 threshold (start to first frame); 0: none")
+	f.DurationVar(&o.limit.Cooldown, "limit-cooldown", o.limit.Cooldown, "find-limit: pause between steps")
 	f.BoolVar(&o.quiet, "quiet", false, "no live progress line")
 	f.BoolVar(&o.verbose, "v", false, "log joins and failures")
 	if err := f.Parse(args); err != nil {
@@ -80,6 +99,13 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	if f.NArg() > 0 {
 		return cfg, o, fmt.Errorf("unexpected arguments %q", f.Args())
 	}
+	if o.configPath != "" {
+		if err := applyConfigFile(f, o.configPath); err != nil {
+			return cfg, o, err
+		}
+	}
+	o.limit.Dimension = bench.Dimension(*limitDim)
+	o.limit.MaxLoss = *lossPct / 100
 	cfg.Scenario = bench.Scenario(*scenario)
 	cfg.VideoBitrate, cfg.AudioBitrate = *videoKbps*1000, *audioKbps*1000
 	switch {
@@ -95,7 +121,30 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	case cfg.Scenario == bench.P2P:
 		cfg.VideoPublishers, cfg.AudioPublishers, cfg.Subscribers = 0, 0, 0
 	}
+	if err := cfg.CheckLoad(); err != nil {
+		return cfg, o, err
+	}
+	if o.findLimit {
+		if o.limit.Step == 0 {
+			o.limit.Step = defaultStep(o.limit.Dimension, cfg.Scenario)
+		}
+		if err := o.limit.Validate(cfg.Scenario); err != nil {
+			return cfg, o, err
+		}
+	}
 	return cfg, o, nil
+}
+
+// defaultStep is a step that moves each dimension visibly without
+// overshooting a small machine.
+func defaultStep(d bench.Dimension, s bench.Scenario) float64 {
+	switch {
+	case d == bench.DimRamp:
+		return 5
+	case d == bench.DimSubscribers || (d == bench.DimAuto && s == bench.Webinar):
+		return 10
+	}
+	return 1
 }
 
 // lockedWriter lets the progress line, the logs and the local server's
@@ -137,16 +186,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "local server at %s (its own process, pid %d)\n", local.URL, local.pid())
 	}
 	start := time.Now()
-	rep, runErr := bench.Run(ctx, cfg)
-	if rep != nil {
-		if err := rep.WriteSummary(stdout); err != nil {
-			return err
+	var out report
+	var runErr error
+	if o.findLimit {
+		var lr *bench.LimitReport
+		lr, runErr = bench.FindLimit(ctx, cfg, o.limit)
+		if lr != nil {
+			out = lr
 		}
-		if o.jsonPath != "" {
-			if err := writeJSON(o.jsonPath, rep); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "JSON report: %s\n", o.jsonPath)
+	} else {
+		var rep *bench.Report
+		rep, runErr = bench.Run(ctx, cfg)
+		if rep != nil {
+			out = rep
+		}
+	}
+	if out != nil {
+		if err := writeReports(out, o, stdout, stderr); err != nil {
+			return err
 		}
 	}
 	if runErr != nil {
@@ -156,12 +213,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func writeJSON(path string, rep *bench.Report) error {
+// report is a single run's or a limit search's outcome.
+type report interface {
+	WriteSummary(io.Writer) error
+	WriteJSON(io.Writer) error
+	WriteHTML(io.Writer) error
+}
+
+func writeReports(rep report, o options, stdout, stderr io.Writer) error {
+	if err := rep.WriteSummary(stdout); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path, what string
+		write      func(io.Writer) error
+	}{{o.jsonPath, "JSON", rep.WriteJSON}, {o.htmlPath, "HTML", rep.WriteHTML}} {
+		if f.path == "" {
+			continue
+		}
+		if err := writeFile(f.path, f.write); err != nil {
+			return fmt.Errorf("%s report: %w", f.what, err)
+		}
+		fmt.Fprintf(stderr, "%s report: %s\n", f.what, f.path)
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := rep.WriteJSON(f); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

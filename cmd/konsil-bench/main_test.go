@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -43,11 +44,23 @@ func TestLocalRun(t *testing.T) {
 	var out, errs bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args := []string{"--duration", "2s", "--video-kbps", "200", "--quiet", "--json", t.TempDir() + "/report.json"}
+	dir := t.TempDir()
+	args := []string{"--duration", "2s", "--video-kbps", "200", "--quiet", "--json", dir + "/report.json", "--html", dir + "/report.html"}
 	if err := run(ctx, args, &out, &errs); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &errs)
 	}
-	if !strings.Contains(out.String(), "3/3 joined") || !strings.Contains(out.String(), "µs CPU per packet out") {
-		t.Errorf("summary lacks joins or server CPU:\n%s", &out)
+	for _, want := range []string{"3/3 joined", "µs CPU per packet out", "µs CPU per Mbit out", "join rate"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, &out)
+		}
+	}
+	var rep bench.Report
+	raw, err := os.ReadFile(dir + "/report.json")
+	if err != nil || json.Unmarshal(raw, &rep) != nil || len(rep.Timeline) == 0 {
+		t.Errorf("JSON report: %v, %d timeline samples", err, len(rep.Timeline))
+	}
+	page, err := os.ReadFile(dir + "/report.html")
+	if err != nil || !strings.Contains(string(page), "<svg") || strings.Contains(string(page), "http://") {
+		t.Errorf("HTML report: %v, %d bytes", err, len(page))
 	}
 }
