@@ -1,13 +1,17 @@
 package browser
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/konsil/konsil/internal/testutil"
 	"github.com/konsil/konsil/protocol"
@@ -30,12 +34,20 @@ type tileInfo struct {
 	FramesDecoded  int    `json:"framesDecoded"`
 	FramesReceived int    `json:"framesReceived"`
 	VideoWidth     int    `json:"videoWidth"`
+	MicOff         bool   `json:"micOff"`
+	CamOff         bool   `json:"camOff"`
+	Speaking       bool   `json:"speaking"`
+	View           *struct {
+		W int `json:"w"`
+		H int `json:"h"`
+	} `json:"view"`
 }
 
 // confJS describes a conference page for failure messages.
 const confJS = `(async () => JSON.stringify({
   state: window.konsilCall && window.konsilCall.state(),
   kid: window.konsilCall && window.konsilCall.selfKid(),
+  speaker: window.konsilCall && window.konsilCall.speaker(),
   mode: window.konsilCall && window.konsilCall.e2eeMode(),
   e2ee: window.konsilCall && await window.konsilCall.e2ee(),
   tiles: window.konsilCall && await window.konsilCall.participants(),
@@ -108,6 +120,49 @@ func (p *participant) e2ee() e2eeCounts {
 	return c
 }
 
+// withoutScriptTransform makes the page's Chromium look like one without
+// RTCRtpScriptTransform (before the app loads), so the app takes its
+// createEncodedStreams fallback: one test covers both paths and that
+// they interoperate.
+func (p *participant) withoutScriptTransform() {
+	p.t.Helper()
+	p.do("hide RTCRtpScriptTransform", 5*time.Second, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `delete window.RTCRtpScriptTransform;`})
+		return err
+	}))
+}
+
+// e2eeMode is the transform API the page uses.
+func (p *participant) e2eeMode() string {
+	p.t.Helper()
+	return mustEval[string](p.page, `window.konsilCall.e2eeMode()`)
+}
+
+// tileJS selects the tile of a participant.
+func tileJS(id string) string {
+	return fmt.Sprintf(`document.querySelector('#grid .tile[data-id=%q]')`, id)
+}
+
+// gridJS describes the grid's tiles for failure messages.
+const gridJS = `JSON.stringify([...document.querySelectorAll('#grid .tile')].map((e) => ({
+  id: e.dataset.id, name: e.dataset.name, label: e.getAttribute('aria-label'), speaking: e.dataset.speaking,
+  micOff: e.dataset.micOff, camOff: e.dataset.camOff, full: document.fullscreenElement === e,
+  button: e.querySelector('.tile-fullscreen').getAttribute('aria-label'),
+})).concat([{ self: document.getElementById('self-video').className, speaker: window.konsilCall && window.konsilCall.speaker() }]))`
+
+// speakerIs waits until the page highlights exactly one speaker: the
+// tile of id, or its own view when id is self.
+func (p *participant) speakerIs(id, self string, d time.Duration) {
+	p.t.Helper()
+	cond := fmt.Sprintf(`(() => {
+  const tiles = [...document.querySelectorAll('#grid .tile.speaking')];
+  const mine = document.getElementById('self-video').classList.contains('speaking');
+  if (%q === %q) return mine && tiles.length === 0;
+  return !mine && tiles.length === 1 && tiles[0].dataset.id === %q && tiles[0].getAttribute('aria-label').includes('spricht gerade') && !tiles[0].querySelector('.is-speaking').hidden;
+})()`, id, self, id)
+	p.waitFor("speaker "+id, cond, gridJS, d)
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -131,9 +186,11 @@ func TestConferenceE2EE(t *testing.T) {
 	secret := newSecret()
 	anna := &participant{page: newBrowser(t, "anna").newPage("anna"), link: link(s, room.Participants[0], secret)}
 	ben := &participant{page: newBrowser(t, "ben").newPage("ben"), link: link(s, room.Participants[1], secret)}
+	ben.withoutScriptTransform()
 
 	anna.logProblemsOnFailure(t)
 	ben.logProblemsOnFailure(t)
+	annaID, benID, claraID := room.Participants[0].ID, room.Participants[1].ID, room.Participants[2].ID
 	anna.open()
 	anna.enter("Dr. Anna Berg")
 	anna.waitFor("alone: waiting banner", `document.body.dataset.callState === 'waiting'`, confJS, 15*time.Second)
@@ -156,10 +213,98 @@ func TestConferenceE2EE(t *testing.T) {
 		for _, p := range all {
 			t.Logf("%s: %s", p.name, mustEval[string](p.page, confJS))
 		}
-		anna.waitFor("a speaker is highlighted", `document.querySelectorAll('#grid .tile.speaking').length === 1`, `document.getElementById('grid').outerHTML.slice(0, 400)`, 10*time.Second)
+		// Both transform APIs, and they understand each other.
+		if m := anna.e2eeMode(); m != "script-transform" {
+			t.Errorf("anna: e2ee mode %q, want script-transform (RTCRtpScriptTransform is the primary path)", m)
+		}
+		if m := ben.e2eeMode(); m != "encoded-streams" {
+			t.Errorf("ben: e2ee mode %q, want the encoded-streams fallback", m)
+		}
+		// The SFU names a speaker (the fake microphones beep); every page
+		// highlights exactly one: a tile, or its own view.
+		for _, p := range all {
+			p.waitFor("one speaker highlighted", `document.querySelectorAll('#grid .tile.speaking').length + (document.getElementById('self-video').classList.contains('speaking') ? 1 : 0) === 1`, gridJS, 15*time.Second)
+		}
 		anna.screenshot("sfu-01-grid")
 		clara.screenshot("sfu-01-grid")
 		anna.checkAccessibleNames("conference")
+
+		t.Run("tiles: full screen and display sizes", func(t *testing.T) {
+			anna.t = t
+			defer func() { anna.t = t }()
+			// Every tile has its own full-screen button, named for whom it shows.
+			anna.waitFor("full-screen buttons named per tile", `[...document.querySelectorAll('#grid .tile')].every((e) => {
+  const b = e.querySelector('button.tile-fullscreen');
+  return b && !b.hidden && b.getAttribute('aria-label') === 'Vollbild: ' + e.dataset.name && b.getAttribute('aria-pressed') === 'false';
+})`, gridJS, 5*time.Second)
+			// Each tile told the SFU the size it shows the video at.
+			anna.waitFor("display sizes reported", `window.konsilCall.participants().then((ps) => ps.length === 2 && ps.every((x) => x.view && x.view.w > 100 && x.view.h > 50))`, confJS, 5*time.Second)
+			// By keyboard: Enter on the focused button, Escape leaves.
+			anna.do("focus Ben's full-screen button", 5*time.Second, chromedp.Focus(chromedp.CSS(fmt.Sprintf(`#grid .tile[data-id=%q] button.tile-fullscreen`, benID))))
+			anna.do("press Enter", 5*time.Second, chromedp.KeyEvent(kb.Enter))
+			anna.waitFor("Ben's tile in full screen", fmt.Sprintf(`document.fullscreenElement === %s && %s.querySelector('.tile-fullscreen').getAttribute('aria-label') === 'Vollbild beenden: Dr. Ben Kraus'`, tileJS(benID), tileJS(benID)), gridJS, 5*time.Second)
+			// The tile behind it is not seen: the SFU may stop sending it.
+			anna.waitFor("hidden tile reports 0 × 0", fmt.Sprintf(`window.konsilCall.participants().then((ps) => ps.every((x) => x.id === %q ? x.view.w > 400 : x.view.w === 0 && x.view.h === 0))`, benID), confJS, 5*time.Second)
+			anna.screenshot("sfu-04-fullscreen")
+			anna.do("press Escape", 5*time.Second, chromedp.KeyEvent(kb.Escape))
+			anna.waitFor("full screen left", `document.fullscreenElement === null`, gridJS, 5*time.Second)
+			anna.waitFor("sizes back", `window.konsilCall.participants().then((ps) => ps.every((x) => x.view && x.view.w > 100))`, confJS, 5*time.Second)
+		})
+
+		t.Run("mute states", func(t *testing.T) {
+			for _, p := range all {
+				p.t = t
+			}
+			defer func() {
+				for _, p := range all {
+					p.t = t
+				}
+			}()
+			others := []*participant{anna, clara}
+			ben.do("mute", 5*time.Second, chromedp.Click(chromedp.CSS(`#btn-mic`)))
+			for _, p := range others {
+				p.waitFor("Ben's tile shows microphone off", fmt.Sprintf(`(() => { const e = %s; const i = e.querySelector('.mic-off'); return e.dataset.micOff === 'true' && !i.hidden && i.getAttribute('aria-label') === 'Mikrofon aus' && e.getAttribute('aria-label').includes('Mikrofon aus') && e.querySelector('.cam-off').hidden; })()`, tileJS(benID)), gridJS, 10*time.Second)
+			}
+			ben.do("camera off", 5*time.Second, chromedp.Click(chromedp.CSS(`#btn-cam`)))
+			for _, p := range others {
+				p.waitFor("Ben's tile shows camera off", fmt.Sprintf(`(() => { const e = %s; return e.dataset.camOff === 'true' && !e.querySelector('.cam-off').hidden && !e.querySelector('.remote-placeholder').hidden && e.querySelector('.remote-placeholder p').textContent.includes('Kamera'); })()`, tileJS(benID)), gridJS, 10*time.Second)
+			}
+			anna.screenshot("sfu-05-muted")
+			ben.do("camera on", 5*time.Second, chromedp.Click(chromedp.CSS(`#btn-cam`)))
+			for _, p := range others {
+				p.waitFor("Ben's camera back", fmt.Sprintf(`(() => { const e = %s; return e.dataset.camOff === 'false' && e.querySelector('.cam-off').hidden && e.dataset.micOff === 'true'; })()`, tileJS(benID)), gridJS, 10*time.Second)
+				// The new camera track is encrypted as before and decodes.
+				p.seesOthers(2)
+			}
+		})
+
+		t.Run("active speaker", func(t *testing.T) {
+			for _, p := range all {
+				p.t = t
+			}
+			defer func() {
+				for _, p := range all {
+					p.t = t
+				}
+			}()
+			// Ben is muted; Clara mutes too: Anna's microphone is the only
+			// one that sounds, so the SFU names her and keeps her.
+			clara.do("mute", 5*time.Second, chromedp.Click(chromedp.CSS(`#btn-mic`)))
+			anna.waitFor("Clara's tile shows microphone off", fmt.Sprintf(`%s.dataset.micOff === 'true'`, tileJS(claraID)), gridJS, 10*time.Second)
+			ben.speakerIs(annaID, benID, 20*time.Second)
+			clara.speakerIs(annaID, claraID, 10*time.Second)
+			anna.speakerIs(annaID, annaID, 10*time.Second)
+			for i := 0; i < 6; i++ {
+				time.Sleep(500 * time.Millisecond) // the SFU may switch at most once a second
+				ben.speakerIs(annaID, benID, time.Second)
+				clara.speakerIs(annaID, claraID, time.Second)
+			}
+			ben.screenshot("sfu-06-speaker")
+			for _, p := range []*participant{ben, clara} {
+				p.do("unmute", 5*time.Second, chromedp.Click(chromedp.CSS(`#btn-mic`)))
+			}
+			anna.waitFor("everyone's microphone on", `[...document.querySelectorAll('#grid .tile')].every((e) => e.dataset.micOff === 'false')`, gridJS, 10*time.Second)
+		})
 
 		t.Run("chat", func(t *testing.T) {
 			for _, p := range all {

@@ -23,12 +23,14 @@
 import { Signaling } from './signaling.js';
 import { join, wsURL, JoinError } from './api.js';
 import { fingerprintOf } from './e2ee/fingerprint.js';
-import { openChat, openName, sealChat, sealName } from './e2ee/seal.js';
-import { decodeMeta, encodeMeta, META_NAME } from './e2ee/meta.js';
+import { openChat, openMute, openName, sealChat, sealMute, sealName } from './e2ee/seal.js';
+import { decodeMeta, encodeMeta, META_MUTE, META_NAME } from './e2ee/meta.js';
+import { decodeMuteState, encodeMuteState, newerMuteState } from './e2ee/mutestate.js';
 import { FrameEncryption } from './e2ee/transforms.js';
 
 const SFU = 'sfu';
 const MAX_PENDING_CANDIDATES = 256;
+const MUTE_SETTLE_MS = 250;
 const KINDS = ['audio', 'video'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -156,7 +158,7 @@ export class Conference extends EventTarget {
     this.pending = [];
     this.enqueue(async () => {
       this.status(this.currentStatus());
-      for (const p of welcome.peers || []) await this.sendName(p.id);
+      for (const p of welcome.peers || []) await this.sendMeta(p.id);
     });
   }
 
@@ -206,7 +208,7 @@ export class Conference extends EventTarget {
         this.addPerson(m.peer);
         this.emit('participants');
         this.status(this.currentStatus());
-        await this.sendName(m.peer.id);
+        await this.sendMeta(m.peer.id);
         return;
       case 'peer-left':
         if (!m.peer) return;
@@ -354,20 +356,27 @@ export class Conference extends EventTarget {
    * or the network unencrypted).
    */
   async attach(pc) {
+    // Every transform first, in the task in which setRemoteDescription
+    // resolved, before any await: Chromium ignores a sender's script
+    // transform set a task later (its frames went out unencrypted).
+    for (const tr of pc.getTransceivers()) {
+      if (tr.stopped || tr.mid === null) continue;
+      const kind = KINDS.find((k) => this.mids[k] === tr.mid);
+      if (kind) this.e2ee.attachSender(tr.sender, kind);
+      else this.e2ee.attachReceiver(tr.receiver);
+    }
     for (const tr of pc.getTransceivers()) {
       if (tr.stopped || tr.mid === null) continue;
       const kind = KINDS.find((k) => this.mids[k] === tr.mid);
       if (kind) {
-        this.e2ee.attachSender(tr.sender, kind);
         const track = this.localTrack(kind);
         if (tr.sender.track !== track) await tr.sender.replaceTrack(track);
         if (tr.sender.setStreams) tr.sender.setStreams(this.localStream);
         // Sending even without a track keeps the section ready for a
         // camera turned on later; we cannot renegotiate ourselves.
         tr.direction = 'sendonly';
-      } else {
-        this.e2ee.attachReceiver(tr.receiver);
-        if (tr.direction !== 'recvonly' && tr.direction !== 'inactive') tr.direction = 'recvonly';
+      } else if (tr.direction !== 'recvonly' && tr.direction !== 'inactive') {
+        tr.direction = 'recvonly';
       }
     }
   }
@@ -406,6 +415,12 @@ export class Conference extends EventTarget {
 
   // --- names and chat ----------------------------------------------------
 
+  /** What a participant that (re)appears needs from us: name and mute state. */
+  async sendMeta(id) {
+    await this.sendName(id);
+    await this.sendMute(id);
+  }
+
   /** Our sealed name to one participant, as in a consultation. */
   async sendName(id) {
     if (!this.name || !this.people.has(id)) return;
@@ -420,11 +435,43 @@ export class Conference extends EventTarget {
       return;
     }
     const person = this.people.get(from);
-    if (meta.kind !== META_NAME || !person) return;
+    if (!person) return;
     try {
-      person.name = await openName(this.keys.names, from, meta.value);
+      if (meta.kind === META_NAME) {
+        person.name = await openName(this.keys.names, from, meta.value);
+      } else if (meta.kind === META_MUTE) {
+        const state = decodeMuteState(await openMute(this.keys.names, from, meta.value));
+        if (!newerMuteState(person.mute, state)) return;
+        person.mute = state;
+      } else {
+        return;
+      }
       this.emit('participants');
-    } catch { /* another room secret: the name stays unknown */ }
+    } catch { /* another room secret: name and state stay unknown */ }
+  }
+
+  /**
+   * Our microphone and camera state, for the others' tiles ({micOff,
+   * camOff}). Sealed, so the server cannot tell who is muted. Changes
+   * within MUTE_SETTLE_MS go out as one message per participant: a
+   * burst of toggles in a large room must not run into the signaling
+   * rate limit (PROTOCOL.md, Limits).
+   */
+  setMuteState({ micOff, camOff }) {
+    const held = this.mute;
+    if (held && held.micOff === !!micOff && held.camOff === !!camOff) return;
+    // Strictly increasing, so a receiver never takes an older state for newer.
+    this.mute = { micOff: !!micOff, camOff: !!camOff, at: Math.max(Date.now(), held ? held.at + 1 : 0) };
+    clearTimeout(this.muteTimer);
+    this.muteTimer = setTimeout(() => this.enqueue(async () => {
+      for (const id of this.people.keys()) await this.sendMute(id);
+    }), MUTE_SETTLE_MS);
+  }
+
+  /** Our sealed mute state to one participant. */
+  async sendMute(id) {
+    if (!this.mute || !this.people.has(id)) return;
+    this.send(id, { type: 'meta', data: encodeMeta(META_MUTE, await sealMute(this.keys.names, this.self, encodeMuteState(this.mute))) });
   }
 
   nameOf(id) {

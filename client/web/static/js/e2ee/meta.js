@@ -1,6 +1,7 @@
 // Payloads of signaling meta messages: base64url(JSON {"t": kind, "v":
 // base64url bytes}). Kinds: "fp" (fingerprint MAC), "name" (sealed
-// display name). Unknown kinds are returned for the caller to ignore.
+// display name), "mute" (sealed mute state, conferences). Unknown kinds
+// are returned for the caller to ignore.
 
 import * as b64 from './b64.js';
 
@@ -9,6 +10,7 @@ const utf8d = new TextDecoder();
 
 export const META_FP = 'fp';
 export const META_NAME = 'name';
+export const META_MUTE = 'mute';
 
 /** @param {string} kind @param {Uint8Array} value @returns {string} meta.data */
 export function encodeMeta(kind, value) {

@@ -4,6 +4,7 @@
 //   0x01 || nonce (12 random bytes) || ciphertext || tag (16 bytes)
 //   AAD = "konsil chat v1" || sender id   (chat, with the chat key)
 //   AAD = "konsil name v1" || sender id   (names, with the names key)
+//   AAD = "konsil mute v1" || sender id   (mute states, names key)
 
 const VERSION = 0x01;
 const NONCE = 12;
@@ -11,6 +12,7 @@ const TAG = 16;
 export const OVERHEAD = 1 + NONCE + TAG;
 export const MAX_CHAT_BYTES = 16 * 1024;
 export const MAX_NAME_BYTES = 256;
+export const MAX_MUTE_BYTES = 64;
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -89,4 +91,21 @@ export async function openName(namesKey, sender, sealed) {
   } catch {
     throw new OpenError();
   }
+}
+
+/**
+ * A conference participant's mute state (mutestate.js), sealed with the
+ * names key under its own label: neither can pass for the other.
+ * @param {Uint8Array} namesKey @param {string} sender @param {Uint8Array} state
+ */
+export async function sealMute(namesKey, sender, state) {
+  if (state.length > MAX_MUTE_BYTES) throw new RangeError('mute state too long');
+  return seal(namesKey, 'konsil mute v1', sender, state);
+}
+
+/** @returns {Promise<Uint8Array>} the encoded state; throws OpenError */
+export async function openMute(namesKey, sender, sealed) {
+  const pt = await open(namesKey, 'konsil mute v1', sender, sealed);
+  if (pt.length > MAX_MUTE_BYTES) throw new OpenError();
+  return pt;
 }

@@ -1,22 +1,24 @@
 // End-to-end encryption of conference media in the page: puts an SFrame
 // transform on every sender and receiver of a PeerConnection, with one
-// of two APIs:
+// of two APIs, chosen by feature detection:
 //
-//   - createEncodedStreams (Chromium): needs encodedInsertableStreams in
-//     the PeerConnection's configuration; the transforms run in the page.
-//   - RTCRtpScriptTransform (Firefox, Safari, Chromium too): the
-//     transforms run in a worker (worker.js). The page's CSP has
-//     "require-trusted-types-for 'script'", so the Worker's URL must come
-//     from a Trusted Types policy: "konsil-worker", which the CSP's
-//     trusted-types directive allows.
+//   - RTCRtpScriptTransform (Chromium 141+, Firefox, Safari): the
+//     transforms run in a worker (worker.js), off the main thread. The
+//     page's CSP has "require-trusted-types-for 'script'", so the
+//     Worker's URL comes from a Trusted Types policy, "konsil-worker",
+//     which the CSP's trusted-types directive allows.
+//   - createEncodedStreams (older Chromium): the fallback; needs
+//     encodedInsertableStreams in the PeerConnection's configuration
+//     (which in Chromium forces the legacy API for the whole
+//     PeerConnection, so the two never mix) and runs in the page.
 //
-// Chromium takes createEncodedStreams first: with the worker path the
-// receivers' transforms, attached when the SFU's offer adds them, were
-// not applied in Chromium 156 (encrypted frames reached the decoder; see
-// BROWSER-TESTING.md on receiver.transform set late), so the worker path
-// serves browsers without createEncodedStreams (Firefox, Safari), where
-// it is not tested yet. Without either API a conference cannot be
-// end-to-end encrypted and the app does not join it.
+// Either way every transform must be set in the task in which
+// setRemoteDescription resolved, before any await (conference.js
+// attach()): in Chromium 156 a sender's script transform set one task
+// later was silently ignored and its frames went out in the clear, while
+// the legacy API stalls a receiver whose streams were never created
+// (BROWSER-TESTING.md). Without either API a conference cannot be end-to-end
+// encrypted and the app does not join it.
 
 import { MediaCrypto } from './frames.js';
 
@@ -28,8 +30,7 @@ export class FrameEncryption {
 
   /** @param {Uint8Array} mediaKey */
   constructor(mediaKey) {
-    const legacy = typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype;
-    this.script = !legacy && typeof RTCRtpScriptTransform !== 'undefined';
+    this.script = typeof RTCRtpScriptTransform !== 'undefined';
     this.attached = new WeakSet();
     this.statsWaiters = new Map();
     this.nextStats = 0;
@@ -83,7 +84,22 @@ export class FrameEncryption {
     readable.pipeThrough(this.local.transform(role, kind)).pipeTo(writable).catch(() => {});
   }
 
-  /** Frame counters: {encrypted, decrypted, failed, unsent, failedByKid}. */
+  /**
+   * The kinds whose sender put media on the wire that never passed our
+   * encrypt transform: a script transform the browser ignored (see the
+   * top). The caller must stop those senders. Always empty with the
+   * legacy API, where a sender without its streams piped sends nothing.
+   */
+  async unprotectedKinds(pc) {
+    if (!this.script) return [];
+    const sent = {};
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind) sent[s.kind] = (sent[s.kind] || 0) + (s.packetsSent || 0);
+    });
+    return unprotected(sent, (await this.stats()).entered || {});
+  }
+
+  /** Frame counters: {encrypted, decrypted, failed, unsent, failedByKid, entered (worker only)}. */
   stats() {
     if (!this.script) return Promise.resolve(structuredClone(this.local.stats));
     const id = ++this.nextStats;
@@ -98,15 +114,32 @@ export class FrameEncryption {
   }
 }
 
+// Enough packets that they cannot be padding or probing before the
+// first frame: media went out without passing the transform.
+const UNPROTECTED_AFTER_PACKETS = 100;
+
+/**
+ * Pure part of unprotectedKinds: sentPackets {kind: RTP packets sent},
+ * entered {"encrypt <kind>": frames that reached the encrypt transform}.
+ */
+export function unprotected(sentPackets, entered) {
+  return Object.keys(sentPackets).filter((kind) => sentPackets[kind] >= UNPROTECTED_AFTER_PACKETS && !(entered[`encrypt ${kind}`] > 0));
+}
+
+// The CSP names the policy once ("trusted-types konsil-worker", without
+// 'allow-duplicates'): a second createPolicy would throw, so a second
+// conference in the same page reuses it.
+let workerPolicy = null;
+
 /** The worker's URL, through the Trusted Types policy where the page enforces them. */
 function workerURL() {
   const url = new URL('./worker.js', import.meta.url).href;
   if (typeof trustedTypes === 'undefined') return url;
-  const policy = trustedTypes.createPolicy('konsil-worker', {
+  workerPolicy ||= trustedTypes.createPolicy('konsil-worker', {
     createScriptURL: (u) => {
-      if (u !== url) throw new TypeError('konsil-worker: not the E2EE worker');
+      if (u !== new URL('./worker.js', import.meta.url).href) throw new TypeError('konsil-worker: not the E2EE worker');
       return u;
     },
   });
-  return policy.createScriptURL(url);
+  return workerPolicy.createScriptURL(url);
 }

@@ -5,15 +5,31 @@
 // Messages from the page: {type: "init", mediaKey}, {type: "send-kid",
 // kid}, {type: "add-kid", kid}, {type: "stats", id} (answered with
 // {type: "stats", id, stats}). Each transform's options are {role, kind}.
+// Keys need no per-transform message: the SFrame header names the
+// sender's KID, and "add-kid" installs the key of every participant that
+// joins in the one context all transforms share.
+//
+// stats.entered counts the frames that reached a transform, per "role
+// kind": the page compares it with what its senders put on the wire to
+// catch a transform the browser silently ignored (transforms.js).
 
 import { MediaCrypto } from './frames.js';
 
 let media = null;
 const early = []; // transformers that came before init
+const entered = {};
 
 function run(transformer) {
   const { role, kind } = transformer.options;
-  transformer.readable.pipeThrough(media.transform(role, kind)).pipeTo(transformer.writable).catch(() => {});
+  const key = `${role} ${kind}`;
+  entered[key] = entered[key] || 0;
+  const count = new TransformStream({
+    transform(frame, controller) {
+      entered[key]++;
+      controller.enqueue(frame);
+    },
+  });
+  transformer.readable.pipeThrough(count).pipeThrough(media.transform(role, kind)).pipeTo(transformer.writable).catch(() => {});
 }
 
 self.onmessage = ({ data }) => {
@@ -29,7 +45,7 @@ self.onmessage = ({ data }) => {
       media.addKid(data.kid).catch(() => {});
       return;
     case 'stats':
-      self.postMessage({ type: 'stats', id: data.id, stats: media ? structuredClone(media.stats) : {} });
+      self.postMessage({ type: 'stats', id: data.id, stats: media ? { ...structuredClone(media.stats), entered: { ...entered } } : {} });
       return;
     default:
   }

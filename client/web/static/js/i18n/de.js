@@ -147,6 +147,9 @@ export default {
   'conf.video': 'Video von {name}',
   'conf.fullscreen': 'Vollbild: {name}',
   'conf.exitFullscreen': 'Vollbild beenden: {name}',
+  'conf.speaking': 'spricht gerade',
+  'conf.micOff': 'Mikrofon aus',
+  'conf.camOff': 'Kamera aus',
   'conf.noKid': 'Der Server hat keinen Schlüssel-Index vergeben: Ihr Bild und Ton werden nicht gesendet.',
 
   'q.title': 'Verbindungsqualität',

@@ -148,6 +148,9 @@ export default {
   'conf.video': 'Video of {name}',
   'conf.fullscreen': 'Full screen: {name}',
   'conf.exitFullscreen': 'Exit full screen: {name}',
+  'conf.speaking': 'speaking',
+  'conf.micOff': 'microphone off',
+  'conf.camOff': 'camera off',
   'conf.noKid': 'The server assigned no key index: your video and sound are not being sent.',
 
   'q.title': 'Connection quality',
