@@ -385,3 +385,27 @@ func TestConferenceE2EE(t *testing.T) {
 		ben.checkConsole()
 	})
 }
+
+// TestConferenceStopsUnencryptedMedia breaks the browser the way Chromium
+// broke it once: a sender's script transform is silently ignored, so its
+// frames would go out unencrypted. The app must notice from its own
+// counters (RTP sent, frames through the encrypt transform) and stop the
+// conference with the security warning rather than go on in the clear.
+func TestConferenceStopsUnencryptedMedia(t *testing.T) {
+	s := testutil.StartServer(t, withSFUPorts())
+	room := s.CreateRoom(t, 3, protocol.RoleHost, protocol.RoleGuest, protocol.RoleGuest)
+	p := &participant{page: newBrowser(t, "bypass").newPage("bypass"), link: link(s, room.Participants[0], newSecret())}
+	p.logProblemsOnFailure(t)
+	p.do("make sender transforms a no-op", 5*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `(() => {
+  const d = Object.getOwnPropertyDescriptor(RTCRtpSender.prototype, 'transform');
+  if (d) Object.defineProperty(RTCRtpSender.prototype, 'transform', { get: d.get, set() {}, configurable: true });
+})();`})
+		return err
+	}))
+	p.open()
+	p.enter("Dr. Anna Berg")
+	p.waitFor("security warning", `document.body.dataset.message === 'security'`, `document.body.dataset.screen + ' ' + (document.body.dataset.message || '')`, 20*time.Second)
+	p.screenshot("sfu-07-unencrypted-stopped")
+	p.checkConsole("media sent without end-to-end encryption")
+}

@@ -32,6 +32,8 @@ export class FrameEncryption {
   constructor(mediaKey) {
     this.script = typeof RTCRtpScriptTransform !== 'undefined';
     this.attached = new WeakSet();
+    this.serial = 0;
+    this.senderSerials = new Map(); // kind -> serial of the latest sender's transform
     this.statsWaiters = new Map();
     this.nextStats = 0;
     if (this.script) {
@@ -76,7 +78,9 @@ export class FrameEncryption {
     if (this.attached.has(end)) return;
     this.attached.add(end);
     if (this.script) {
-      end.transform = new RTCRtpScriptTransform(this.worker, { role, kind });
+      const serial = ++this.serial;
+      if (role === 'encrypt') this.senderSerials.set(kind, serial);
+      end.transform = new RTCRtpScriptTransform(this.worker, { role, kind, serial });
       return;
     }
     // Every receiver must be piped, or it stalls (BROWSER-TESTING.md).
@@ -96,7 +100,11 @@ export class FrameEncryption {
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind) sent[s.kind] = (sent[s.kind] || 0) + (s.packetsSent || 0);
     });
-    return unprotected(sent, (await this.stats()).entered || {});
+    // Our senders are those of the latest PeerConnection: one per kind.
+    const counts = (await this.stats()).entered || {};
+    const entered = {};
+    for (const [kind, serial] of this.senderSerials) entered[`encrypt ${kind}`] = counts[serial] || 0;
+    return unprotected(sent, entered);
   }
 
   /** Frame counters: {encrypted, decrypted, failed, unsent, failedByKid, entered (worker only)}. */

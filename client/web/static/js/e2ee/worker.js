@@ -4,14 +4,15 @@
 //
 // Messages from the page: {type: "init", mediaKey}, {type: "send-kid",
 // kid}, {type: "add-kid", kid}, {type: "stats", id} (answered with
-// {type: "stats", id, stats}). Each transform's options are {role, kind}.
+// {type: "stats", id, stats}). Each transform's options are {role, kind, serial}.
 // Keys need no per-transform message: the SFrame header names the
 // sender's KID, and "add-kid" installs the key of every participant that
 // joins in the one context all transforms share.
 //
-// stats.entered counts the frames that reached a transform, per "role
-// kind": the page compares it with what its senders put on the wire to
-// catch a transform the browser silently ignored (transforms.js).
+// stats.entered counts the frames that reached each transform, by the
+// serial in its options: the page compares a sender's count with what
+// that sender put on the wire, to catch a transform the browser silently
+// ignored (transforms.js).
 
 import { MediaCrypto } from './frames.js';
 
@@ -20,8 +21,8 @@ const early = []; // transformers that came before init
 const entered = {};
 
 function run(transformer) {
-  const { role, kind } = transformer.options;
-  const key = `${role} ${kind}`;
+  const { role, kind, serial } = transformer.options;
+  const key = String(serial);
   entered[key] = entered[key] || 0;
   const count = new TransformStream({
     transform(frame, controller) {
