@@ -42,6 +42,17 @@ type ConferenceOptions struct {
 	// Tracks are published through the SFU: at most one audio and one
 	// video track, e.g. webrtc.TrackLocalStaticSample.
 	Tracks []webrtc.TrackLocal
+	// VideoLayers, when set, publishes video as simulcast: the encodings
+	// of one track, smallest first, as a browser sends them. Each has a
+	// RID ("q" a quarter of the full size, "h" half, "f" full; see
+	// docs/PROTOCOL.md) and all share one track id and stream id, e.g.
+	// webrtc.NewTrackLocalStaticSample(codec, "video", id,
+	// webrtc.WithRTPStreamID("q")). The SFU forwards one layer to each
+	// subscriber, switching at keyframes, so every layer must send
+	// keyframes of its own. With RoomSecret each must be an
+	// *SFrameTrack; they all encrypt under our KID with one counter.
+	// Tracks then holds no video.
+	VideoLayers []webrtc.TrackLocal
 	// OnTrack is called, in a goroutine of its own, for every track the
 	// SFU forwards, with the participant id of its publisher. The track
 	// ends (reads fail) when the publisher leaves.
@@ -68,10 +79,11 @@ type ConferenceOptions struct {
 }
 
 // Conference is one participant of a case conference: a join, a
-// signaling session and one PeerConnection to the SFU. The SFU makes every
-// offer (when we arrive and whenever tracks come or go); the Conference
-// only answers, so offers never cross. Our tracks go out on the
-// receive-only sections the SFU's first offer carries for them.
+// signaling session and one PeerConnection to the SFU. We make the first
+// offer, right after the welcome, with our tracks (simulcast video goes
+// out reliably only on sections the sender offers) and the chat channel;
+// the SFU answers and makes every later offer (whenever tracks come or
+// go), which the Conference answers, so offers never cross.
 //
 // Negotiation runs on one goroutine (loop) fed by signaling; mu guards
 // what pion's callbacks and the accessors read.
@@ -105,17 +117,17 @@ type Conference struct {
 	held     []protocol.Candidate
 
 	// Owned by loop.
-	pending []webrtc.ICECandidateInit // remote candidates before the first offer
+	pending []webrtc.ICECandidateInit // remote candidates before the SFU's answer
 }
 
 // DialConference joins a conference room and connects to its SFU: it
 // exchanges req for a session, builds the PeerConnection with
-// opts.Tracks and opens signaling; the SFU's offer follows. It returns
-// once signaling is up; WaitConnected waits for media.
+// opts.Tracks and opts.VideoLayers, opens signaling and makes the first
+// offer. It returns once the offer is out; WaitConnected waits for media.
 //
 // A refusal is returned as *APIError (join) or *SignalError (signaling).
 func DialConference(ctx context.Context, baseURL string, req protocol.JoinRequest, opts ConferenceOptions) (*Conference, error) {
-	if err := checkConferenceTracks(opts.Tracks, opts.RoomSecret != nil); err != nil {
+	if err := checkConferenceTracks(opts.Tracks, opts.VideoLayers, opts.RoomSecret != nil); err != nil {
 		return nil, err
 	}
 	var keys *e2ee.Keys
@@ -165,12 +177,18 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 	for _, p := range sig.Welcome().Peers {
 		c.peers[p.ID] = p
 	}
+	if err := c.offer(); err != nil {
+		sig.Close()
+		_ = c.pc.GracefulClose()
+		c.wg.Wait()
+		return nil, fmt.Errorf("dial conference: %w", err)
+	}
 	go c.loop()
 	c.log.Info("conference joined", "peers", len(c.peers))
 	return c, nil
 }
 
-func checkConferenceTracks(tracks []webrtc.TrackLocal, secret bool) error {
+func checkConferenceTracks(tracks, layers []webrtc.TrackLocal, secret bool) error {
 	seen := map[webrtc.RTPCodecType]bool{}
 	for _, t := range tracks {
 		if seen[t.Kind()] {
@@ -181,8 +199,33 @@ func checkConferenceTracks(tracks []webrtc.TrackLocal, secret bool) error {
 		}
 		seen[t.Kind()] = true
 	}
+	if len(layers) == 0 {
+		return nil
+	}
+	if seen[webrtc.RTPCodecTypeVideo] {
+		return errTooManyTracks
+	}
+	if len(layers) > 3 {
+		return fmt.Errorf("%w: %d simulcast layers, at most 3", ErrSimulcastLayers, len(layers))
+	}
+	rids := map[string]bool{}
+	for _, t := range layers {
+		if t.Kind() != webrtc.RTPCodecTypeVideo || t.RID() == "" || rids[t.RID()] ||
+			t.ID() != layers[0].ID() || t.StreamID() != layers[0].StreamID() {
+			return fmt.Errorf("%w: layer %q of track %q", ErrSimulcastLayers, t.RID(), t.ID())
+		}
+		if _, ok := t.(*SFrameTrack); secret && !ok {
+			return ErrPlainTrack
+		}
+		rids[t.RID()] = true
+	}
 	return nil
 }
+
+// ErrSimulcastLayers: ConferenceOptions.VideoLayers are not the layers
+// of one video track (one id and stream id, distinct non-empty RIDs, at
+// most three).
+var ErrSimulcastLayers = errors.New("client: simulcast layers must be video encodings of one track with distinct RIDs")
 
 // EventSpeaker: the SFU names the room's active speaker in Peer (only
 // its ID is set), from the RFC 6464 audio levels publishers send. It may
@@ -228,8 +271,7 @@ func (c *Conference) newPeerConnection() error {
 	if err != nil {
 		return err
 	}
-	// Send-only transceivers: pion matches each to the SFU's receive-only
-	// section of the same kind when it applies the first offer.
+	// Send-only transceivers, offered by us in the first offer.
 	for _, t := range c.opts.Tracks {
 		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
@@ -238,7 +280,12 @@ func (c *Conference) newPeerConnection() error {
 			return fmt.Errorf("add track %s: %w", t.ID(), err)
 		}
 		c.wg.Add(1)
-		go c.readRTCP(tr.Sender())
+		go c.readRTCP(tr.Sender(), "")
+	}
+	if err := c.addSimulcast(pc); err != nil {
+		_ = pc.Close()
+		c.wg.Wait()
+		return err
 	}
 	pc.OnICECandidate(c.onLocalCandidate)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -269,13 +316,43 @@ func (c *Conference) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
-// readRTCP keeps reading a sender's RTCP: pion's interceptors act only
-// on what is read, and keyframe requests from the SFU arrive here.
-func (c *Conference) readRTCP(sender *webrtc.RTPSender) {
+// addSimulcast adds the send-only transceiver of VideoLayers: the first
+// layer makes it, the others are further encodings of its sender.
+func (c *Conference) addSimulcast(pc *webrtc.PeerConnection) error {
+	layers := c.opts.VideoLayers
+	if len(layers) == 0 {
+		return nil
+	}
+	tr, err := pc.AddTransceiverFromTrack(layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return fmt.Errorf("add simulcast track %s: %w", layers[0].ID(), err)
+	}
+	for _, l := range layers[1:] {
+		if err := tr.Sender().AddEncoding(l); err != nil {
+			return fmt.Errorf("add simulcast layer %s: %w", l.RID(), err)
+		}
+	}
+	for _, l := range layers {
+		c.wg.Add(1)
+		go c.readRTCP(tr.Sender(), l.RID())
+	}
+	return nil
+}
+
+// readRTCP keeps reading a sender's RTCP, of one simulcast layer when
+// rid is set: pion's interceptors act only on what is read, and keyframe
+// requests from the SFU arrive here.
+func (c *Conference) readRTCP(sender *webrtc.RTPSender, rid string) {
 	defer c.wg.Done()
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := sender.Read(buf); err != nil {
+		var err error
+		if rid != "" {
+			_, _, err = sender.ReadSimulcast(buf, rid)
+		} else {
+			_, _, err = sender.Read(buf)
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -306,6 +383,10 @@ func (c *Conference) handle(m protocol.Message) {
 	case protocol.TypeOffer:
 		if m.From == sfuPeer {
 			c.onOffer(m.SDP)
+		}
+	case protocol.TypeAnswer:
+		if m.From == sfuPeer {
+			c.onAnswer(m.SDP)
 		}
 	case protocol.TypeCandidate:
 		if m.From == sfuPeer && m.Candidate != nil {
@@ -349,6 +430,47 @@ func (c *Conference) setPeer(p protocol.Peer, present bool) {
 	} else {
 		delete(c.peers, p.ID)
 	}
+}
+
+// offer makes our first and only offer to the SFU: our tracks and the
+// chat channel. Candidates gathered meanwhile are held until it is out.
+func (c *Conference) offer() error {
+	desc, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+	defer c.releaseCandidates()
+	if err := c.pc.SetLocalDescription(desc); err != nil {
+		return fmt.Errorf("set local offer: %w", err)
+	}
+	if err := c.sig.Send(protocol.Message{Type: protocol.TypeOffer, To: sfuPeer, SDP: c.pc.LocalDescription().SDP}); err != nil {
+		return fmt.Errorf("send offer: %w", err)
+	}
+	return nil
+}
+
+// onAnswer applies the SFU's answer to our first offer.
+func (c *Conference) onAnswer(sdp string) {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		c.log.Warn("set remote answer", "err", err)
+		return
+	}
+	for _, cand := range c.pending {
+		if err := c.pc.AddICECandidate(cand); err != nil {
+			c.log.Debug("add queued remote candidate", "err", err)
+		}
+	}
+	c.pending = nil
+}
+
+// SetViews tells the SFU how large we show each other participant's
+// video, so that it sends no bigger simulcast layer than the tile needs,
+// and no video for a peer shown at 0×0. Each call replaces the last.
+func (c *Conference) SetViews(views []protocol.View) error {
+	return c.sig.Send(protocol.Message{Type: protocol.TypeView, To: sfuPeer, Views: views})
 }
 
 // onOffer answers the SFU. Candidates gathered while the answer is made

@@ -269,7 +269,9 @@ func (c *Conference) keyMedia(welcome protocol.Message) error {
 		}
 	}
 	c.media = mk
-	for _, t := range c.opts.Tracks {
+	// Simulcast layers are separate frame sequences under the one KID:
+	// one context, so one counter, and no nonce is ever used twice.
+	for _, t := range append(append([]webrtc.TrackLocal{}, c.opts.Tracks...), c.opts.VideoLayers...) {
 		if st, ok := t.(*SFrameTrack); ok {
 			st.setKey(mk.ctx, self.KID)
 		}

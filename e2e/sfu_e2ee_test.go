@@ -47,6 +47,11 @@ func TestConferenceSFrame(t *testing.T) {
 	intruder := dialMemberWith(t, s, "intruder", room.Participants[5].Token, withSecret(roomSecret(t)))
 
 	const min = 30
+	defer func() {
+		if t.Failed() {
+			t.Log(counts(ms...))
+		}
+	}()
 	eventually(t, "every member decrypts every other's audio and video"+counts(ms...), func() bool {
 		for _, m := range ms {
 			for _, p := range ms {

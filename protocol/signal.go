@@ -22,10 +22,17 @@ const (
 	maxMetaBytes      = 8 << 10
 	maxReasonBytes    = 128
 	maxTokenBytes     = 1024
+	// MaxViews bounds the entries of one view message: a room holds at
+	// most 50 participants, and a client lists each other one at most
+	// once.
+	MaxViews = 64
+	// MaxViewPixels bounds a view's width and height: larger than any
+	// screen, so that a client cannot make the SFU compute with nonsense.
+	MaxViewPixels = 16384
 )
 
 // Message types. Client to server: hello, offer, answer, candidate, meta,
-// ping, bye. Server to client: welcome, peer-joined, peer-left, offer,
+// view, ping, bye. Server to client: welcome, peer-joined, peer-left, offer,
 // answer, candidate, meta, pong, error, closing, speaker.
 const (
 	TypeHello      = "hello"
@@ -44,6 +51,11 @@ const (
 	// TypeSpeaker comes from the SFU (from "sfu") in a conference room
 	// when the active speaker changes; Peer names it.
 	TypeSpeaker = "speaker"
+	// TypeView goes from a client to the SFU (to "sfu") in a conference
+	// room: Views says how large it shows each other participant's
+	// video, so that the SFU forwards no bigger simulcast layer than
+	// needed, and none at all for a peer not shown (0×0).
+	TypeView = "view"
 )
 
 // Error codes sent in error messages and close reasons.
@@ -104,6 +116,14 @@ type Candidate struct {
 	UsernameFragment *string `json:"usernameFragment,omitempty"`
 }
 
+// View is how large a client shows one other participant's video, in
+// CSS pixels of the video element; 0×0 means not shown.
+type View struct {
+	Peer   string `json:"peer"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+}
+
 // ErrorInfo is the payload of an error message.
 type ErrorInfo struct {
 	Code    string `json:"code"`
@@ -143,6 +163,9 @@ type Message struct {
 
 	// error
 	Error *ErrorInfo `json:"error,omitempty"`
+
+	// view
+	Views []View `json:"views,omitempty"`
 }
 
 // Decode parses and validates one message received by the server from a
@@ -199,6 +222,11 @@ func (m *Message) validateFromClient() error {
 			return err
 		}
 		return checkLen("data", m.Data, 1, maxMetaBytes)
+	case TypeView:
+		if err := checkLen("to", m.To, 1, maxIDBytes); err != nil {
+			return err
+		}
+		return checkViews(m.Views)
 	case TypePing:
 		return nil
 	case TypeBye:
@@ -211,6 +239,21 @@ func (m *Message) validateFromClient() error {
 		}
 		return fmt.Errorf("%w: %q", ErrUnknownType, m.Type)
 	}
+}
+
+func checkViews(views []View) error {
+	if len(views) > MaxViews {
+		return invalid("field views has %d entries, limit %d", len(views), MaxViews)
+	}
+	for i, v := range views {
+		if err := checkLen(fmt.Sprintf("views[%d].peer", i), v.Peer, 1, maxIDBytes); err != nil {
+			return err
+		}
+		if v.Width < 0 || v.Width > MaxViewPixels || v.Height < 0 || v.Height > MaxViewPixels {
+			return invalid("views[%d]: %d×%d is outside 0..%d", i, v.Width, v.Height, MaxViewPixels)
+		}
+	}
+	return nil
 }
 
 func checkLen(field, v string, min, max int) error {

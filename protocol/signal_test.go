@@ -26,6 +26,12 @@ func TestDecodeRefusals(t *testing.T) {
 		{"long candidate", `{"type":"candidate","to":"p","candidate":{"candidate":"` + strings.Repeat("a", 2000) + `"}}`, ErrInvalid},
 		{"meta without data", `{"type":"meta","to":"p"}`, ErrInvalid},
 		{"long to", `{"type":"meta","to":"` + strings.Repeat("p", 65) + `","data":"x"}`, ErrInvalid},
+		{"view without to", `{"type":"view","views":[{"peer":"p","width":1,"height":1}]}`, ErrInvalid},
+		{"view without peer", `{"type":"view","to":"sfu","views":[{"width":1,"height":1}]}`, ErrInvalid},
+		{"view too wide", `{"type":"view","to":"sfu","views":[{"peer":"p","width":16385,"height":1}]}`, ErrInvalid},
+		{"view negative", `{"type":"view","to":"sfu","views":[{"peer":"p","width":320,"height":-1}]}`, ErrInvalid},
+		{"view too many", `{"type":"view","to":"sfu","views":[` + strings.Repeat(`{"peer":"p","width":1,"height":1},`, MaxViews) + `{"peer":"p","width":1,"height":1}]}`, ErrInvalid},
+		{"view wrong shape", `{"type":"view","to":"sfu","views":{"peer":"p"}}`, ErrMalformed},
 		{"too large", `{"type":"offer","to":"p","sdp":"` + strings.Repeat("a", MaxMessageBytes) + `"}`, ErrTooLarge},
 	}
 	for _, c := range cases {
@@ -45,6 +51,8 @@ func TestDecodeAccepts(t *testing.T) {
 		{Type: TypeCandidate, To: "p", Candidate: &Candidate{Candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host", SDPMid: &mid, SDPMLineIndex: &idx}},
 		{Type: TypeCandidate, To: "p", Candidate: &Candidate{}},
 		{Type: TypeMeta, To: "p", Data: "aGk"},
+		{Type: TypeView, To: "sfu", Views: []View{{Peer: "p", Width: 640, Height: 360}, {Peer: "q"}}},
+		{Type: TypeView, To: "sfu"},
 		{Type: TypePing},
 		{Type: TypeBye},
 	}
@@ -76,6 +84,7 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"offer","to":"p","sdp":"v=0"}`,
 		`{"type":"candidate","to":"p","candidate":{"candidate":"","sdpMid":"0","sdpMLineIndex":0}}`,
 		`{"type":"meta","to":"p","data":"AAAA"}`,
+		`{"type":"view","to":"sfu","views":[{"peer":"p","width":320,"height":180},{"peer":"q","width":0,"height":0}]}`,
 		`{"type":"ping"}`, `{"type":"bye","reason":"done"}`,
 		`{"type":"nope"}`, `null`, `"str"`, `{"type":1}`, ``,
 	} {

@@ -181,6 +181,7 @@ func (p *sfuProcess) join(b *testing.B, id string, tracks ...webrtc.TrackLocal) 
 	peer.run()
 	b.Cleanup(peer.close)
 	p.send(pipeMsg{Op: "join", ID: id})
+	peer.offerFirst(b)
 	return peer
 }
 

@@ -23,12 +23,25 @@ type DownTrack struct {
 	id    string
 
 	binding atomic.Pointer[binding]
+
+	// Layer selection (simulcast.go). target is the layer the
+	// subscriber's selector wants (layerNone: pause); current the layer
+	// the track's readers forward to it. A reader moves current to
+	// target at a keyframe of the target layer, with one compare-and-swap,
+	// so two readers never both forward; the writer follows at the packet
+	// marked as the switch.
+	target, current atomic.Int32
+	// switches counts layer switches (the SFU's total).
+	switches *atomic.Uint64
+
 	// Owned by the subscriber's writer goroutine. started is set after
 	// the first packet that really left (DTLS up): that is when a
 	// keyframe is worth asking for. rw gives the subscriber one
-	// continuous stream.
-	started bool
-	rw      rewriter
+	// continuous stream; wlayer is the layer it carries now and
+	// prevLayer the one before the last switch (for NACKs).
+	started           bool
+	rw                rewriter
+	wlayer, prevLayer int8
 }
 
 // binding is what pion negotiated for the subscriber's sender.
@@ -36,10 +49,81 @@ type binding struct {
 	ssrc        uint32
 	payloadType uint8
 	stream      webrtc.TrackLocalWriter
+	// twccID is the negotiated id of the transport-wide sequence number
+	// extension (0: none), which the writer stamps on every packet for
+	// the subscriber's bandwidth estimate.
+	twccID uint8
 }
 
 func newDownTrack(t *Track, sub *Participant) *DownTrack {
-	return &DownTrack{track: t, sub: sub, id: t.id}
+	d := &DownTrack{track: t, sub: sub, id: t.id, wlayer: layerNone, prevLayer: layerNone}
+	if sub != nil && sub.sfu != nil {
+		d.switches = &sub.sfu.layerSwitches
+	}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		// Nothing until the selector has chosen and a keyframe came.
+		d.target.Store(layerNone)
+		d.current.Store(layerNone)
+	} else {
+		// Audio has one layer and needs no keyframe.
+		d.wlayer = 0
+	}
+	return d
+}
+
+// accept runs on the reader of layer l for each packet, keyframe telling
+// whether it starts a keyframe: take says to queue it for d, and from is
+// the layer d followed before (from != l: the packet is where d switches
+// to l). It takes no lock: two atomic loads, and a compare-and-swap at a
+// switch.
+func (d *DownTrack) accept(l int8, keyframe bool) (take bool, from int8) {
+	cur := int8(d.current.Load())
+	tgt := int8(d.target.Load())
+	if tgt == layerNone {
+		if cur != layerNone {
+			// Paused: stop at once, a keyframe starts it again.
+			d.current.CompareAndSwap(int32(cur), layerNone)
+		}
+		return false, cur
+	}
+	if cur == l {
+		return true, l
+	}
+	if l == tgt && keyframe && d.current.CompareAndSwap(int32(cur), int32(l)) {
+		return true, cur
+	}
+	return false, cur
+}
+
+// setTarget makes d move to layer l (layerNone: pause) at l's next
+// keyframe, and asks the publisher for one. It reports whether the
+// target changed.
+func (d *DownTrack) setTarget(l int) bool {
+	old := d.target.Swap(int32(l))
+	if l != layerNone && int32(l) != d.current.Load() {
+		d.track.RequestKeyframe(int8(l))
+	}
+	return old != int32(l)
+}
+
+// follow runs on the writer for every packet taken: it reports whether
+// to send it, moving the writer to the packet's layer at the packet
+// marked as the switch and dropping what an old layer still had queued.
+func (d *DownTrack) follow(q *queued) bool {
+	l := q.pkt.layer
+	if l != d.wlayer {
+		if !q.switching {
+			return false
+		}
+		if d.wlayer != layerNone {
+			d.prevLayer = d.wlayer
+			if d.switches != nil {
+				d.switches.Add(1)
+			}
+		}
+		d.wlayer = l
+	}
+	return !d.rw.stale(q.pkt.hdr.SSRC, q.pkt.hdr.SequenceNumber)
 }
 
 // Bind is called by pion when the subscriber's answer is applied: the
@@ -49,10 +133,17 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if !ok {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
+	var twccID uint8
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == transportCCURI {
+			twccID = uint8(e.ID)
+		}
+	}
 	d.binding.Store(&binding{
 		ssrc:        uint32(ctx.SSRC()),
 		payloadType: uint8(codec.PayloadType),
 		stream:      ctx.WriteStream(),
+		twccID:      twccID,
 	})
 	d.track.attach(d)
 	return codec, nil
@@ -86,8 +177,9 @@ func (d *DownTrack) sent() {
 	}
 	d.started = true
 	if d.track.kind == webrtc.RTPCodecTypeVideo {
-		// The subscriber can decode nothing until the next keyframe.
-		d.track.RequestKeyframe()
+		// The keyframe we switched at may have been dropped before DTLS
+		// was up: the subscriber can decode nothing until the next.
+		d.track.RequestKeyframe(d.wlayer)
 	}
 }
 

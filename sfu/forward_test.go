@@ -38,6 +38,7 @@ func (f *fakeStream) Write(b []byte) (int, error) { return len(b), nil }
 // without pion: the forwarding path alone.
 type fanOutRig struct {
 	track   *Track
+	layer   *layer
 	subs    []*Participant
 	streams []*fakeStream
 }
@@ -46,15 +47,18 @@ func newFanOutRig(tb testing.TB, subscribers, queue int, kind webrtc.RTPCodecTyp
 	tb.Helper()
 	pub := &Participant{id: "pub"}
 	r := &fanOutRig{track: &Track{id: "t", publisher: pub, kind: kind, pool: newPacketPool(), now: time.Now,
-		keyframe: make(chan struct{}, 1), nack: make(chan struct{}, 1), done: make(chan struct{})}}
-	if kind == webrtc.RTPCodecTypeVideo {
-		r.track.cache = &packetCache{}
-	}
+		done: make(chan struct{})}}
+	r.layer = newLayer(r.track, 0, "", nil, 0)
+	r.track.layers[0].Store(r.layer)
 	for i := range subscribers {
 		sub := &Participant{id: string(rune('a' + i)), writer: newWriter(queue)}
 		st := &fakeStream{}
 		dt := newDownTrack(r.track, sub)
 		dt.binding.Store(&binding{ssrc: uint32(1000 + i), payloadType: uint8(100 + i), stream: st})
+		// One layer, followed from the start: no keyframe to wait for.
+		dt.target.Store(0)
+		dt.current.Store(0)
+		dt.wlayer = 0
 		r.track.attach(dt)
 		go sub.writer.run()
 		r.subs = append(r.subs, sub)
@@ -81,7 +85,8 @@ func (r *fanOutRig) send(tb testing.TB, seq uint16, payload []byte) {
 		tb.Fatal("parse failed")
 	}
 	pkt.at = r.track.now()
-	r.track.fanOut(pkt)
+	pkt.layer = r.layer.index
+	r.track.fanOut(r.layer, pkt)
 }
 
 // A subscriber whose writes hang loses packets; the reader never waits for

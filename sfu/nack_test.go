@@ -180,10 +180,10 @@ func TestNackAnsweredFromCache(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, func() string { return fmt.Sprint(st.packets.Load()) }, func() bool { return st.packets.Load() == 739 })
 	w.enqueueNack(dt, nackPair{pid: 65534})
-	waitFor(t, 5*time.Second, func() string { return fmt.Sprint(r.track.upstream.pending) }, func() bool {
-		r.track.upstream.mu.Lock()
-		defer r.track.upstream.mu.Unlock()
-		return len(r.track.upstream.pending) == 1 && r.track.upstream.pending[0] == 65534
+	waitFor(t, 5*time.Second, func() string { return fmt.Sprint(r.layer.upstream.pending) }, func() bool {
+		r.layer.upstream.mu.Lock()
+		defer r.layer.upstream.mu.Unlock()
+		return len(r.layer.upstream.pending) == 1 && r.layer.upstream.pending[0] == 65534
 	})
 	if w.retransmitted.Load() != 3 {
 		t.Errorf("retransmitted %d, want still 3", w.retransmitted.Load())

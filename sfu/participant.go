@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
@@ -23,24 +25,29 @@ const (
 )
 
 // Participant is one member of a conference with its PeerConnection to the
-// SFU. The SFU makes every offer on it, so offers never cross: the first
-// offer has a receive-only audio and video section for what the
-// participant publishes and a send-only section per track already
-// published by others; every later offer adds or ends send-only sections
-// as tracks come and go. At most one offer is out at a time: a change
-// while one is out is offered again once the answer is in.
+// SFU. The client makes the first offer, with what it publishes (audio,
+// and video as up to three simulcast layers: browsers send simulcast
+// reliably only on a section they offer) and its chat channel; the SFU
+// answers it and makes every later offer itself, so offers never cross:
+// each adds or ends send-only sections as tracks come and go. At most
+// one offer is out at a time: a change while one is out is offered again
+// once the answer is in. The SFU offers nothing before it has answered.
 //
-// Negotiation state (subs, awaiting, dirty, pending) is owned by one
-// goroutine, loop, fed by signaling messages and room changes. mu guards
+// Negotiation and layer selection state (subs, answered, awaiting,
+// dirty, pending, views, selector) is owned by one goroutine, loop, fed
+// by signaling messages, room changes and a selection tick. mu guards
 // what pion's callbacks touch. The participant also owns a writer, the
 // goroutine that writes every packet it subscribes to.
 type Participant struct {
-	sfu    *SFU
-	room   *Room
-	id     string
-	log    *slog.Logger
-	send   func(protocol.Message)
-	pc     *webrtc.PeerConnection
+	sfu  *SFU
+	room *Room
+	id   string
+	log  *slog.Logger
+	send func(protocol.Message)
+	pc   *webrtc.PeerConnection
+	// bwe estimates the bandwidth to this participant (bwe.go); nil in
+	// tests without a PeerConnection.
+	bwe    cc.BandwidthEstimator
 	writer *writer
 	// chat is the participant's chat channel; chatLimit paces what it
 	// sends there (used on pion's SCTP goroutine only).
@@ -65,10 +72,17 @@ type Participant struct {
 
 	// Owned by loop.
 	subs     map[*Track]*subscription
+	answered bool // the client's first offer is answered
 	awaiting bool // an offer is out, no answer yet
 	dirty    bool // the room changed while an offer was out
 	offered  bool
 	pending  []webrtc.ICECandidateInit
+	// views are the tile sizes the client last reported, by publisher.
+	views    map[string]protocol.View
+	selector LayerSelector
+	selIn    []layerInput
+	selOut   []int
+	selDTs   []*DownTrack
 }
 
 // subscription is one other participant's track sent to this one.
@@ -80,22 +94,13 @@ type subscription struct {
 // newParticipant builds the participant and its PeerConnection; Join
 // puts it in its room.
 func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Participant, error) {
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+	pc, bwe, err := s.newPeerConnection()
 	if err != nil {
 		return nil, err
 	}
-	// One receive-only section per kind for what the participant
-	// publishes. They come first, so a client adding its camera and
-	// microphone finds them before the send-only sections of others.
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		init := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
-		if _, err := pc.AddTransceiverFromKind(kind, init); err != nil {
-			_ = pc.Close()
-			return nil, fmt.Errorf("add %s transceiver: %w", kind, err)
-		}
-	}
 	p := &Participant{
-		sfu: s, id: id, send: send, pc: pc,
+		sfu: s, id: id, send: send, pc: pc, bwe: bwe,
+		selector: LayerSelector{upHold: defaultUpHold},
 		log:      s.log.With("room", roomID, "participant", id),
 		writer:   newWriter(s.cfg.QueuePackets),
 		msgs:     make(chan protocol.Message, signalBuffer),
@@ -125,8 +130,8 @@ func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Pa
 // ID is the participant id.
 func (p *Participant) ID() string { return p.id }
 
-// start runs the writer and the negotiation loop, whose first act is the
-// initial offer. It follows Room.add, so that no track published
+// start runs the writer and the negotiation loop, which waits for the
+// client's first offer. It follows Room.add, so that no track published
 // meanwhile is missed.
 func (p *Participant) start() {
 	p.mu.Lock()
@@ -140,7 +145,7 @@ func (p *Participant) start() {
 }
 
 // Signal hands the participant a message its client sent to the SFU
-// (answer, candidate). It never blocks.
+// (offer, answer, candidate, view). It never blocks.
 func (p *Participant) Signal(m protocol.Message) {
 	select {
 	case <-p.done:
@@ -166,9 +171,15 @@ func (p *Participant) renegotiate() {
 	}
 }
 
+// selectEvery is how often each subscriber's layers are chosen again
+// from its estimate: often enough to step down within a second of
+// congestion, rarely enough to cost nothing.
+const selectEvery = 500 * time.Millisecond
+
 func (p *Participant) loop() {
 	defer close(p.loopDone)
-	p.negotiate()
+	tick := time.NewTicker(selectEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-p.done:
@@ -177,34 +188,99 @@ func (p *Participant) loop() {
 			p.negotiate()
 		case m := <-p.msgs:
 			p.handle(m)
+		case <-tick.C:
+			p.selectLayers()
 		}
 	}
 }
 
 func (p *Participant) handle(m protocol.Message) {
 	switch m.Type {
+	case protocol.TypeOffer:
+		p.onOffer(m.SDP)
 	case protocol.TypeAnswer:
 		p.onAnswer(m.SDP)
 	case protocol.TypeCandidate:
 		if m.Candidate != nil {
 			p.onRemoteCandidate(fromProtocolCandidate(*m.Candidate))
 		}
+	case protocol.TypeView:
+		p.onView(m.Views)
 	default:
-		// The SFU makes every offer; an offer from the client would be
-		// glare with ours, which pion cannot roll back.
 		p.log.Debug("ignoring message to the SFU", "type", m.Type)
 	}
 }
 
+// refuse tells the client that the SFU did not take its message.
+func (p *Participant) refuse(format string, args ...any) {
+	p.send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{
+		Code: protocol.CodeInvalid, Message: fmt.Sprintf(format, args...)}})
+}
+
+// onOffer answers the client's first offer: its own media and chat
+// channel. Any later offer is refused: from then on the SFU makes every
+// offer, and one from the client would be glare, which pion cannot roll
+// back.
+func (p *Participant) onOffer(sdp string) {
+	if p.answered {
+		p.refuse("the sfu answers only the first offer; it makes every later one")
+		return
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		p.log.Warn("set remote offer", "err", err)
+		p.refuse("the offer was not accepted")
+		return
+	}
+	for _, c := range p.pending {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			p.log.Debug("add queued remote candidate", "err", err)
+		}
+	}
+	p.pending = nil
+	if err := p.answer(); err != nil {
+		p.log.Warn("answer", "err", err)
+		return
+	}
+	p.answered = true
+	p.negotiate()
+}
+
+// answer creates the answer to the client's offer and sends it,
+// holding candidates back until it is out.
+func (p *Participant) answer() error {
+	desc, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("create answer: %w", err)
+	}
+	p.mu.Lock()
+	p.holding = true
+	p.mu.Unlock()
+	defer p.releaseCandidates()
+	if err := p.pc.SetLocalDescription(desc); err != nil {
+		return fmt.Errorf("set local answer: %w", err)
+	}
+	p.send(protocol.Message{Type: protocol.TypeAnswer, SDP: p.pc.LocalDescription().SDP})
+	p.log.Debug("answer sent")
+	return nil
+}
+
 // negotiate brings the subscriptions in line with the room and offers
-// the change, or notes it for later when an offer is already out.
+// the change, or notes it for later when an offer is already out. Before
+// the client's first offer is answered it does nothing: that answer is
+// followed by a negotiate.
 func (p *Participant) negotiate() {
+	if !p.answered {
+		return
+	}
 	if p.awaiting {
 		p.dirty = true
 		return
 	}
 	changed := p.reconcile()
-	if !changed && p.offered {
+	if changed {
+		p.selectLayers()
+	}
+	if !changed {
 		return
 	}
 	if err := p.offer(); err != nil {
@@ -300,10 +376,10 @@ func (p *Participant) readSenderRTCP(dt *DownTrack, sender *webrtc.RTPSender) {
 			return
 		}
 		if wantsKeyframe(buf[:n]) {
-			dt.track.RequestKeyframe()
+			dt.requestKeyframe()
 		}
 		b := dt.binding.Load()
-		if b == nil || dt.track.cache == nil {
+		if b == nil || dt.track.kind != webrtc.RTPCodecTypeVideo {
 			continue
 		}
 		pairs = nacks(buf[:n], b.ssrc, pairs[:0])
@@ -404,38 +480,70 @@ func (p *Participant) onRemoteCandidate(c webrtc.ICECandidateInit) {
 }
 
 // onTrack runs, in a goroutine of pion's, for each track the participant
-// publishes: it publishes the track to the room and forwards it until it
-// ends, then takes it back.
+// publishes, and for a simulcast track once per layer (RID): the first
+// publishes the track to the room; each forwards its layer until it
+// ends; the last to end takes the track back.
 func (p *Participant) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return
 	}
-	if err := p.admitTrack(remote.Kind()); err != nil {
+	t := p.trackOf(receiver)
+	fresh := t == nil
+	if fresh {
+		if err := p.admitTrack(remote.Kind()); err != nil {
+			p.mu.Unlock()
+			p.log.Warn("track refused", "kind", remote.Kind().String(), "err", err)
+			p.send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{
+				Code: protocol.CodeTooManyTracks, Message: "one audio and one video track per participant; the extra track is not forwarded"}})
+			return
+		}
+		t = newTrack(p, remote, receiver)
+		p.tracks = append(p.tracks, t)
+	}
+	l := t.addLayer(remote)
+	if l == nil {
 		p.mu.Unlock()
-		p.log.Warn("track refused", "kind", remote.Kind().String(), "err", err)
-		p.send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{
-			Code: protocol.CodeTooManyTracks, Message: "one audio and one video track per participant; the extra track is not forwarded"}})
+		p.log.Warn("layer refused: its slot is taken", "track", t.id, "rid", remote.RID())
 		return
 	}
-	t := newTrack(p, remote, receiver)
-	p.tracks = append(p.tracks, t)
+	t.live.Add(1)
 	p.wg.Add(3)
 	p.mu.Unlock()
 	defer p.wg.Done()
 	go func() {
 		defer p.wg.Done()
-		t.readRTCP()
+		t.readRTCP(l)
 	}()
 	go func() {
 		defer p.wg.Done()
-		t.requestKeyframes()
+		t.requestKeyframes(l)
 	}()
-	t.log.Info("track published", "kind", t.kind.String(), "codec", t.codec.MimeType)
-	p.room.publish(t)
-	t.forward()
-	p.unpublish(t)
+	t.log.Info("layer published", "kind", t.kind.String(), "codec", t.codec.MimeType, "rid", l.rid, "ssrc", l.ssrc)
+	if fresh {
+		p.room.publish(t)
+	}
+	t.forwardLayer(l)
+	if t.live.Add(-1) == 0 {
+		p.unpublish(t)
+	}
+}
+
+// trackOf finds the live track of receiver: the layers of a simulcast
+// track share it. p.mu is held.
+func (p *Participant) trackOf(receiver *webrtc.RTPReceiver) *Track {
+	for _, t := range p.tracks {
+		select {
+		case <-t.done:
+			continue
+		default:
+		}
+		if t.receiver == receiver {
+			return t
+		}
+	}
+	return nil
 }
 
 // unpublish takes a track back from the room (once).

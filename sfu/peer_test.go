@@ -88,7 +88,25 @@ func newTestPeerWith(tb testing.TB, name string, first interceptor.Factory, trac
 		p.toSFU(protocol.Message{Type: protocol.TypeCandidate, Candidate: &pc})
 	})
 	pc.OnTrack(p.onTrack)
+	yes, id := true, uint16(0)
+	if _, err := pc.CreateDataChannel("chat", &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes}); err != nil {
+		tb.Fatal(err)
+	}
 	return p
+}
+
+// offerFirst makes the client's first offer (docs/PROTOCOL.md): our
+// tracks and the chat channel. The SFU's answer comes to handle.
+func (p *testPeer) offerFirst(tb testing.TB) {
+	tb.Helper()
+	offer, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.pc.SetLocalDescription(offer); err != nil {
+		tb.Fatal(err)
+	}
+	p.toSFU(protocol.Message{Type: protocol.TypeOffer, SDP: p.pc.LocalDescription().SDP})
 }
 
 // run handles the SFU's messages until close.
@@ -118,6 +136,15 @@ func (p *testPeer) deliver(m protocol.Message) {
 
 func (p *testPeer) handle(m protocol.Message) {
 	switch m.Type {
+	case protocol.TypeAnswer:
+		if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+			p.logf("%s: set answer: %v", p.name, err)
+			return
+		}
+		for _, c := range p.pending {
+			_ = p.pc.AddICECandidate(c)
+		}
+		p.pending = nil
 	case protocol.TypeOffer:
 		err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP})
 		if err != nil {
@@ -286,6 +313,7 @@ func joinPeerWith(tb testing.TB, s *SFU, room, id string, first interceptor.Fact
 	peer.toSFU = part.Signal
 	peer.run()
 	tb.Cleanup(peer.close)
+	peer.offerFirst(tb)
 	return peer, part
 }
 

@@ -29,6 +29,19 @@ type rewriter struct {
 	// current source: NACKs for older ones name packets of an earlier
 	// source (or older than any cache holds).
 	firstSeq uint16
+	// prev is the source before the last switch, so that a NACK for one
+	// of its last packets, sent just before the switch, is still
+	// answered from its layer's cache.
+	prev    sourceMap
+	hasPrev bool
+}
+
+// sourceMap is how one earlier source's packets were numbered: outgoing
+// sequence numbers first..last, with these offsets.
+type sourceMap struct {
+	seqOffset   uint16
+	tsOffset    uint32
+	first, last uint16
 }
 
 // maxNackAge bounds how far back source maps sequence numbers, well
@@ -67,6 +80,8 @@ func (r *rewriter) switchTo(ssrc uint32, seq uint16, ts uint32, at time.Time, cl
 			gap = g
 		}
 	}
+	r.prev = sourceMap{seqOffset: r.seqOffset, tsOffset: r.tsOffset, first: r.firstSeq, last: r.lastSeq}
+	r.hasPrev = true
 	r.ssrc = ssrc
 	r.seqOffset = r.lastSeq + 1 - seq
 	r.tsOffset = r.lastTS + gap - ts
@@ -86,6 +101,27 @@ func (r *rewriter) source(out uint16) (seq uint16, ok bool) {
 // timestamp maps a timestamp of the current source, for a retransmitted
 // packet.
 func (r *rewriter) timestamp(ts uint32) uint32 { return ts + r.tsOffset }
+
+// previous maps an outgoing sequence number back to the source before
+// the last switch, as source does for the current one.
+func (r *rewriter) previous(out uint16) (seq uint16, ok bool) {
+	p := &r.prev
+	if !r.hasPrev || r.lastSeq-p.last > maxNackAge || newer(p.first, out) || newer(out, p.last) {
+		return 0, false
+	}
+	return out - p.seqOffset, true
+}
+
+// previousTimestamp maps a timestamp of the source before the switch.
+func (r *rewriter) previousTimestamp(ts uint32) uint32 { return ts + r.prev.tsOffset }
+
+// stale tells whether a packet of the current source comes before the
+// first one sent of it: after a switch to a layer, packets of that layer
+// older than the keyframe the switch happened at would land on sequence
+// numbers already used for the layer before.
+func (r *rewriter) stale(ssrc uint32, seq uint16) bool {
+	return r.started && ssrc == r.ssrc && newer(r.firstSeq, seq+r.seqOffset)
+}
 
 // newer tells whether sequence number a comes after b (RFC 3550 §A.1).
 func newer(a, b uint16) bool { return a != b && a-b < 0x8000 }

@@ -80,8 +80,11 @@ type Config struct {
 // is guarded by mu; each Room guards its own members.
 type SFU struct {
 	cfg Config
-	api *webrtc.API
-	log *slog.Logger
+	// media and settings are shared by every PeerConnection; each gets
+	// an API of its own for its bandwidth estimator (bwe.go).
+	media    *webrtc.MediaEngine
+	settings webrtc.SettingEngine
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -106,6 +109,10 @@ type SFU struct {
 	goneBytes                         atomic.Uint64
 	// keyframeRequests counts PLIs sent to publishers.
 	keyframeRequests atomic.Uint64
+	// layerSwitches counts simulcast layer switches of down tracks.
+	layerSwitches atomic.Uint64
+	// estimates summarises subscribers' bandwidth estimates.
+	estimates estimateStats
 	// subscriptions is the number of forwarded subscriptions now, under
 	// MaxSubscriptions; refusedTracks counts tracks over the one audio,
 	// one video limit; bitrateCapped packets over MaxTrackBitrate.
@@ -143,11 +150,16 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = 500 * time.Millisecond
 	}
-	api, err := newAPI(cfg)
+	media, err := newMediaEngine()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: %w", err)
 	}
-	return &SFU{cfg: cfg, api: api, log: cfg.Logger, rooms: map[string]*Room{}, packets: newPacketPool()}, nil
+	se := cfg.SettingEngine
+	if se.LoggerFactory == nil {
+		// pion's warnings on the server name client addresses: debug.
+		se.LoggerFactory = pionlog.Factory(cfg.Logger, slog.LevelDebug)
+	}
+	return &SFU{cfg: cfg, media: media, settings: se, log: cfg.Logger, rooms: map[string]*Room{}, packets: newPacketPool()}, nil
 }
 
 // Codecs the SFU offers. One codec per kind keeps payload types fixed
@@ -157,7 +169,8 @@ var (
 	codecOpus = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-			SDPFmtpLine: "minptime=10;useinbandfec=1",
+			SDPFmtpLine:  "minptime=10;useinbandfec=1",
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: transportCCFBTag}},
 		},
 		PayloadType: 111,
 	}
@@ -168,29 +181,32 @@ var (
 	codecVP8 = webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}},
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+				{Type: transportCCFBTag}},
 		},
 		PayloadType: 96,
 	}
 )
 
-// sdesMID lets pion map a publisher's packets to their m-line when the
-// answer declares no SSRC. Forwarded packets never carry it: the value
-// names the publisher's m-line, not the subscriber's.
-const sdesMID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+// Header extensions the SFU negotiates. sdesMID and the RIDs let pion
+// map a publisher's packets to their m-line and simulcast layer when the
+// offer declares no SSRC; forwarded packets never carry them, as their
+// values name the publisher's m-line and layer, not the subscriber's.
+// transportCCURI carries the transport-wide sequence numbers TWCC
+// feedback is about, both ways: publishers' browsers estimate their
+// uplink from the SFU's feedback, and the SFU estimates each
+// subscriber's downlink from theirs (bwe.go).
+const (
+	sdesMID          = "urn:ietf:params:rtp-hdrext:sdes:mid"
+	sdesRID          = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+	sdesRepairedRID  = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+	transportCCURI   = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+	transportCCFBTag = "transport-cc"
+)
 
-// newAPI builds the pion API all PeerConnections share.
-//
-// Interceptors: only the RTCP reports. Receiver reports tell publishers
-// about loss and round trip, sender reports give subscribers the clock
-// mapping for lip sync. pion's NACK responder is left out: it copies
-// every packet once per subscriber (about a tenth of the forwarding cost,
-// see PERFORMANCE.md); retransmissions come from one packet cache per
-// published track instead (packetcache.go), and its generator too: the
-// SFU asks publishers only for what a subscriber lost and the cache
-// lacks. TWCC and the stats interceptor come with
-// bandwidth estimation, when they have a consumer.
-func newAPI(cfg Config) (*webrtc.API, error) {
+// newMediaEngine builds the codecs and header extensions every
+// PeerConnection of the SFU shares (each copies it).
+func newMediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(codecOpus, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
@@ -198,28 +214,25 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 	if err := m.RegisterCodec(codecVP8, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
 	}
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdesMID}, kind); err != nil {
-			return nil, err
+	exts := []struct {
+		uri   string
+		kinds []webrtc.RTPCodecType
+	}{
+		{sdesMID, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+		{sdesRID, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{sdesRepairedRID, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{transportCCURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+		// Audio levels (RFC 6464) from publishers pick the active speaker.
+		{audioLevelURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}},
+	}
+	for _, e := range exts {
+		for _, kind := range e.kinds {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, kind); err != nil {
+				return nil, fmt.Errorf("header extension %s: %w", e.uri, err)
+			}
 		}
 	}
-	// Audio levels (RFC 6464) from publishers pick the active speaker.
-	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, err
-	}
-	if cfg.sendHook != nil {
-		ir.Add(cfg.sendHook)
-	}
-	se := cfg.SettingEngine
-	if se.LoggerFactory == nil {
-		// pion's warnings on the server name client addresses: debug.
-		se.LoggerFactory = pionlog.Factory(cfg.Logger, slog.LevelDebug)
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	return m, nil
 }
 
 // Join adds a participant to a room and starts its PeerConnection; the

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,8 +23,12 @@ type packet struct {
 	hdr     rtp.Header
 	payload []byte    // buf[header:n], without padding
 	at      time.Time // when it was read
-	refs    atomic.Int32
-	pool    *packetPool
+	// layer is the index of the layer it was read from; keyframe says
+	// it starts a VP8 keyframe (both set by the reader).
+	layer    int8
+	keyframe bool
+	refs     atomic.Int32
+	pool     *packetPool
 }
 
 // packetPool recycles packets; one per SFU.
@@ -43,8 +48,11 @@ func (pp *packetPool) get() *packet {
 }
 
 // release drops one reference and recycles the packet after the last.
-func (p *packet) release() {
-	if p.refs.Add(-1) == 0 {
+func (p *packet) release() { p.releaseN(1) }
+
+// releaseN drops n references.
+func (p *packet) releaseN(n int32) {
+	if p.refs.Add(-n) == 0 {
 		p.pool.Put(p)
 	}
 }
@@ -74,11 +82,13 @@ func (p *packet) parse(n int) bool {
 
 // queued is one packet for one down track of a subscriber or, with pkt
 // nil, one NACK entry of the subscriber's to answer from the track's
-// packet cache.
+// packet cache. switching marks the keyframe at which the down track
+// moves to the packet's layer.
 type queued struct {
-	dt   *DownTrack
-	pkt  *packet
-	nack nackPair
+	dt        *DownTrack
+	pkt       *packet
+	nack      nackPair
+	switching bool
 }
 
 // writer is a subscriber's outgoing path: a bounded queue and one
@@ -93,6 +103,13 @@ type writer struct {
 	ended chan struct{}
 
 	hdr rtp.Header // the outgoing header, rewritten for each packet
+	// ext and twcc back the one header extension the writer sends, the
+	// transport-wide sequence number (twseq, one counter for the
+	// subscriber's whole PeerConnection, as the writer is), so stamping
+	// it allocates nothing.
+	ext   [1]rtp.Extension
+	twcc  [2]byte
+	twseq uint16
 
 	forwarded, dropped atomic.Uint64
 	// forwardedBytes counts the RTP bytes of forwarded packets.
@@ -111,9 +128,9 @@ func newWriter(size int) *writer {
 
 // enqueue offers pkt for dt without blocking and reports whether it was
 // taken. The caller has counted a reference for the queue.
-func (w *writer) enqueue(dt *DownTrack, pkt *packet) bool {
+func (w *writer) enqueue(dt *DownTrack, pkt *packet, switching bool) bool {
 	select {
-	case w.queue <- queued{dt: dt, pkt: pkt}:
+	case w.queue <- queued{dt: dt, pkt: pkt, switching: switching}:
 		return true
 	default:
 		w.dropped.Add(1)
@@ -178,7 +195,7 @@ func (w *writer) drain() {
 func (w *writer) write(q queued) {
 	defer q.pkt.release()
 	b := q.dt.binding.Load()
-	if b == nil {
+	if b == nil || !q.dt.follow(&q) {
 		return
 	}
 	h := &q.pkt.hdr
@@ -191,13 +208,13 @@ func (w *writer) write(q queued) {
 }
 
 // retransmit answers one NACK entry of the subscriber's: each packet it
-// names is mapped back to the publisher's sequence number and, if the
-// track's cache holds it, sent again as it was first sent. What the cache
-// lacks is asked of the publisher.
+// names is mapped back to the publisher's sequence number of the layer
+// it was sent from (the current one, or the one before the last switch)
+// and, if that layer's cache holds it, sent again as it was first sent.
+// What the cache lacks is asked of the publisher.
 func (w *writer) retransmit(dt *DownTrack, n nackPair) {
-	cache := dt.track.cache
 	b := dt.binding.Load()
-	if cache == nil || b == nil {
+	if b == nil {
 		return
 	}
 	for i := 0; i <= 16; i++ {
@@ -205,16 +222,28 @@ func (w *writer) retransmit(dt *DownTrack, n nackPair) {
 			continue
 		}
 		out := n.pid + uint16(i)
+		l, prev := dt.wlayer, false
 		seq, ok := dt.rw.source(out)
 		if !ok {
+			if seq, ok = dt.rw.previous(out); !ok {
+				continue
+			}
+			l, prev = dt.prevLayer, true
+		}
+		ly := dt.track.layer(l)
+		if ly == nil || ly.cache == nil {
 			continue
 		}
-		pkt := cache.get(seq)
+		pkt := ly.cache.get(seq)
 		if pkt == nil {
-			dt.track.requestRetransmit(seq)
+			ly.requestRetransmit(seq)
 			continue
 		}
-		if w.send(b, pkt, out, dt.rw.timestamp(pkt.hdr.Timestamp)) > 0 {
+		ts := dt.rw.timestamp(pkt.hdr.Timestamp)
+		if prev {
+			ts = dt.rw.previousTimestamp(pkt.hdr.Timestamp)
+		}
+		if w.send(b, pkt, out, ts) > 0 {
 			w.retransmitted.Add(1)
 		}
 		pkt.release()
@@ -222,12 +251,19 @@ func (w *writer) retransmit(dt *DownTrack, n nackPair) {
 }
 
 // send writes pkt to the subscriber with its own header fields and
-// returns the bytes that left.
+// returns the bytes that left. The only extension is the transport-wide
+// sequence number, when negotiated.
 func (w *writer) send(b *binding, pkt *packet, seq uint16, ts uint32) int {
 	w.hdr = pkt.hdr
 	w.hdr.Extension = false
 	w.hdr.ExtensionProfile = 0
 	w.hdr.Extensions = nil
+	if b.twccID != 0 && b.twccID <= 14 { // one-byte form (RFC 8285 §4.2)
+		binary.BigEndian.PutUint16(w.twcc[:], w.twseq)
+		w.twseq++
+		w.hdr.Extensions = w.ext[:0]
+		_ = w.hdr.SetExtension(b.twccID, w.twcc[:]) // appends within ext's room
+	}
 	w.hdr.SSRC = b.ssrc
 	w.hdr.PayloadType = b.payloadType
 	w.hdr.SequenceNumber = seq

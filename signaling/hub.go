@@ -47,7 +47,8 @@ type MediaRouter interface {
 
 // MediaSession is one session's media at the router.
 type MediaSession interface {
-	// Signal hands over an answer or candidate the client sent to SFUPeer.
+	// Signal hands over an offer, answer, candidate or view the client
+	// sent to SFUPeer.
 	// It never blocks.
 	Signal(m protocol.Message)
 	// Leave ends the session's media. It does nothing for a session that

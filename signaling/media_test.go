@@ -134,8 +134,23 @@ func TestConferenceSessionTalksToTheSFU(t *testing.T) {
 	}
 	c.send(protocol.Message{Type: protocol.TypeMeta, To: signaling.SFUPeer, Data: "x"})
 	c.expectError(protocol.CodeInvalid)
-	c.send(protocol.Message{Type: protocol.TypeOffer, To: signaling.SFUPeer, SDP: "v=0 glare"})
-	c.expectError(protocol.CodeInvalid)
+	// Offers and views reach the SFU too: it answers the client's first
+	// offer and refuses later ones itself.
+	c.send(protocol.Message{Type: protocol.TypeOffer, To: signaling.SFUPeer, SDP: "v=0 client offer"})
+	c.send(protocol.Message{Type: protocol.TypeView, To: signaling.SFUPeer, Views: []protocol.View{{Peer: "bob", Width: 320, Height: 180}}})
+	for _, want := range []string{protocol.TypeOffer, protocol.TypeView} {
+		select {
+		case m := <-media.got:
+			if m.Type != want || m.From != "" || m.To != "" {
+				t.Errorf("SFU got %+v, want a bare %s", m, want)
+			}
+			if want == protocol.TypeView && (len(m.Views) != 1 || m.Views[0].Peer != "bob") {
+				t.Errorf("SFU got views %+v", m.Views)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("SFU never got the %s", want)
+		}
+	}
 
 	media.send(protocol.Message{Type: protocol.TypeCandidate, Candidate: &protocol.Candidate{Candidate: "candidate:2 1 udp 1 127.0.0.1 10 typ host"}})
 	if m := c.expect(protocol.TypeCandidate); m.From != signaling.SFUPeer {
@@ -171,6 +186,8 @@ func TestSFUPeerOnlyInConferences(t *testing.T) {
 	url := newMediaHub(t, sfu)
 	c := helloAs(t, url, "r2/bob/p2p")
 	c.send(protocol.Message{Type: protocol.TypeAnswer, To: signaling.SFUPeer, SDP: "v=0"})
+	c.expectError(protocol.CodeUnknownPeer)
+	c.send(protocol.Message{Type: protocol.TypeView, To: signaling.SFUPeer, Views: []protocol.View{{Peer: "x"}}})
 	c.expectError(protocol.CodeUnknownPeer)
 	sfu.mu.Lock()
 	defer sfu.mu.Unlock()

@@ -233,6 +233,12 @@ func (s *session) dispatch(m protocol.Message) bool {
 	switch m.Type {
 	case protocol.TypeOffer, protocol.TypeAnswer, protocol.TypeCandidate, protocol.TypeMeta:
 		s.relay(m)
+	case protocol.TypeView:
+		if m.To != SFUPeer || s.media == nil {
+			s.deliverError(protocol.CodeUnknownPeer, "view goes to the sfu of a conference room")
+			return false
+		}
+		s.toSFU(m)
 	case protocol.TypePing:
 		s.deliver(protocol.Message{Type: protocol.TypePong})
 	case protocol.TypeBye:
@@ -264,14 +270,16 @@ func (s *session) relay(m protocol.Message) {
 	peer.deliver(out)
 }
 
-// toSFU hands the SFU what the client sent it. The SFU makes every offer,
-// so it takes only answers and candidates.
+// toSFU hands the SFU what the client sent it: the client's first offer
+// (the SFU answers it, and refuses any later one itself), answers to the
+// SFU's offers, candidates and view sizes. meta is between participants.
 func (s *session) toSFU(m protocol.Message) {
-	if m.Type != protocol.TypeAnswer && m.Type != protocol.TypeCandidate {
-		s.deliverError(protocol.CodeInvalid, "the sfu takes only answers and candidates; it makes the offers")
-		return
+	switch m.Type {
+	case protocol.TypeOffer, protocol.TypeAnswer, protocol.TypeCandidate, protocol.TypeView:
+		s.media.Signal(protocol.Message{Type: m.Type, SDP: m.SDP, Candidate: m.Candidate, Views: m.Views})
+	default:
+		s.deliverError(protocol.CodeInvalid, "the sfu takes offers, answers, candidates and views")
 	}
-	s.media.Signal(protocol.Message{Type: m.Type, SDP: m.SDP, Candidate: m.Candidate})
 }
 
 // deliverFromSFU is the SFU's way to the client: its offers and

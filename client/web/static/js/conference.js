@@ -3,14 +3,19 @@
 // receiver, encrypted names and chat. No DOM: the UI (conferenceview.js)
 // listens to its events.
 //
-// Negotiation follows docs/PROTOCOL.md, "Conference (SFU) flow": the SFU
-// ("sfu" in signaling) makes every offer and we only answer, so offers
-// never cross. Its first offer starts with one receive-only audio and one
-// receive-only video section for our own media: we put our tracks on
-// those; every other section carries one track of another participant,
-// whose id is the section's msid stream id. A new signaling session (a
-// reconnect) gets a new PeerConnection at the SFU, recognised by the new
-// DTLS fingerprint of its offer, so we build a new one too.
+// Negotiation follows docs/PROTOCOL.md, "Conference (SFU) flow": after
+// each welcome we build a new RTCPeerConnection and make the first offer
+// to the SFU ("sfu" in signaling): one send-only audio section, one
+// send-only video section with three simulcast encodings ("q", "h", "f",
+// smallest first; browsers send simulcast reliably only on sections they
+// offer) and the chat channel. The SFU answers, and from then on makes
+// every offer and we only answer, so offers never cross: every section it
+// adds carries one track of another participant, whose id is the
+// section's msid stream id. A new signaling session (a reconnect) has a
+// new PeerConnection at the SFU, so it starts over with our offer.
+//
+// setView tells the SFU how large each participant's video is shown, so
+// that it sends no bigger layer than the tile needs (none at 0×0).
 //
 // There is no fingerprint check as in a consultation: DTLS ends at the
 // SFU. What the SFU cannot read is the media (SFrame, keys per sender
@@ -22,7 +27,6 @@
 
 import { Signaling } from './signaling.js';
 import { join, wsURL, JoinError } from './api.js';
-import { fingerprintOf } from './e2ee/fingerprint.js';
 import { openChat, openMute, openName, sealChat, sealMute, sealName } from './e2ee/seal.js';
 import { decodeMeta, encodeMeta, META_MUTE, META_NAME } from './e2ee/meta.js';
 import { decodeMuteState, encodeMuteState, newerMuteState } from './e2ee/mutestate.js';
@@ -30,23 +34,22 @@ import { FrameEncryption } from './e2ee/transforms.js';
 
 const SFU = 'sfu';
 const MAX_PENDING_CANDIDATES = 256;
+// Our camera as three simulcast layers, smallest first (PROTOCOL.md):
+// the SFU forwards to each participant the one that fits its tile and
+// its bandwidth. Chrome drops the top layers of a small camera picture.
+const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+// View sizes settle this long before they go to the SFU: a window being
+// resized must not run into the signaling rate limit.
+const VIEW_SETTLE_MS = 300;
+const MAX_VIEWS = 64;
+const MAX_VIEW_PX = 16384;
 const MUTE_SETTLE_MS = 250;
 const KINDS = ['audio', 'video'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * The sections of our own media in an SFU offer: the first receive-only
- * section of each kind. → {audio: mid, video: mid}
- */
-export function publishMids(sdp) {
-  const out = {};
-  for (const section of sdp.split(/\r?\n(?=m=)/).slice(1)) {
-    const kind = (section.match(/^m=(\w+)/) || [])[1];
-    const mid = (section.match(/\r?\na=mid:(\S+)/) || [])[1];
-    if (KINDS.includes(kind) && mid !== undefined && !out[kind] && /\r?\na=recvonly\b/.test(section)) out[kind] = mid;
-  }
-  return out;
-}
 
 /**
  * Splits a chat frame from the SFU: 1 byte N, the sender's participant
@@ -78,8 +81,10 @@ export class Conference extends EventTarget {
     this.pc = null;
     this.dc = null;
     this.mids = {};
-    this.remoteFp = '';
     this.pending = [];
+    /** @type {Map<string, {width: number, height: number}>} tile sizes by participant, for the SFU */
+    this.views = new Map();
+    this.viewTimer = 0;
     this.sig = null;
     this.queue = Promise.resolve();
     this.ended = false;
@@ -152,10 +157,11 @@ export class Conference extends EventTarget {
     this.emit('participants');
     this.retry = 0;
     this.reconnecting = false;
-    // The SFU's next offer is for a new PeerConnection; its candidates
-    // wait for it.
+    // A new session has a new PeerConnection at the SFU: we build ours
+    // and offer first; the SFU's candidates wait for its answer.
     this.freshSession = true;
     this.pending = [];
+    this.enqueue(() => this.offerFirst());
     this.enqueue(async () => {
       this.status(this.currentStatus());
       for (const p of welcome.peers || []) await this.sendMeta(p.id);
@@ -219,6 +225,9 @@ export class Conference extends EventTarget {
       case 'offer':
         if (m.from === SFU) await this.onOffer(m.sdp);
         return;
+      case 'answer':
+        if (m.from === SFU) await this.onAnswer(m.sdp);
+        return;
       case 'candidate':
         if (m.from === SFU) await this.onCandidate(m.candidate);
         return;
@@ -269,7 +278,6 @@ export class Conference extends EventTarget {
     this.pc = pc;
     this.dc = dc;
     this.mids = {};
-    this.remoteFp = '';
     for (const person of this.people.values()) {
       person.stream = new MediaStream();
       person.receivers.clear();
@@ -326,26 +334,84 @@ export class Conference extends EventTarget {
     this.emit('participants');
   }
 
-  async onOffer(sdp) {
-    let fp = '';
-    try {
-      fp = fingerprintOf(sdp);
-    } catch { /* the SFU always sends one; compare as "changed" */ }
-    let pc = this.pc;
-    if (!pc || pc.connectionState === 'closed' || this.freshSession || (pc.currentRemoteDescription && fp !== this.remoteFp)) {
-      pc = this.buildPeerConnection();
-    }
+  /**
+   * Our first offer on a new PeerConnection: audio, video as simulcast
+   * and the chat channel (made by buildPeerConnection). Both sections
+   * send even without a track, so that a microphone or camera turned on
+   * later needs no renegotiation (only the SFU offers after this one).
+   */
+  async offerFirst() {
+    const pc = this.buildPeerConnection();
     this.freshSession = false;
-    if (pc.signalingState !== 'stable') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+    const streams = [this.localStream];
+    const audio = pc.addTransceiver(this.localTrack('audio') || 'audio', { direction: 'sendonly', streams });
+    const video = pc.addTransceiver(this.localTrack('video') || 'video', { direction: 'sendonly', streams, sendEncodings: SIMULCAST });
+    // The encrypt transforms at once, before any await (see attach):
+    // no frame may leave unencrypted.
+    this.e2ee.attachSender(audio.sender, 'audio');
+    this.e2ee.attachSender(video.sender, 'video');
+    await pc.setLocalDescription(await pc.createOffer());
+    this.mids = { audio: audio.mid, video: video.mid };
+    this.send(SFU, { type: 'offer', sdp: pc.localDescription.sdp });
+    // The new session's SFU knows nothing of our tiles yet.
+    if (this.views.size) this.scheduleViews();
+  }
+
+  /** The SFU's answer to our first offer. */
+  async onAnswer(sdp) {
+    const pc = this.pc;
+    if (!pc || pc.signalingState !== 'have-local-offer') return;
+    await pc.setRemoteDescription({ type: 'answer', sdp });
+    const list = this.pending;
+    this.pending = [];
+    for (const c of list) await pc.addIceCandidate(c).catch(() => {});
+  }
+
+  /** Every later offer is the SFU's: sections for the others' tracks. */
+  async onOffer(sdp) {
+    const pc = this.pc;
+    // The SFU offers only once it has answered ours, on the same session.
+    if (!pc || pc.connectionState === 'closed' || this.freshSession || !pc.currentRemoteDescription) return;
     await pc.setRemoteDescription({ type: 'offer', sdp });
-    this.remoteFp = fp;
-    if (!this.mids.audio && !this.mids.video) this.mids = publishMids(sdp);
     await this.attach(pc);
     await pc.setLocalDescription(await pc.createAnswer());
     this.send(SFU, { type: 'answer', sdp: pc.localDescription.sdp });
     const list = this.pending;
     this.pending = [];
     for (const c of list) await pc.addIceCandidate(c).catch(() => {});
+  }
+
+  // --- view sizes -----------------------------------------------------------
+
+  /**
+   * How large we show a participant's video, in CSS pixels (0×0: not
+   * shown, the SFU may pause it). Calls are coalesced: the SFU gets every
+   * tile's size in one view message once they settle.
+   */
+  setView(peerId, width, height) {
+    if (!peerId || peerId === this.self) return;
+    const w = viewPx(width);
+    const h = viewPx(height);
+    const old = this.views.get(peerId);
+    if (old && old.width === w && old.height === h) return;
+    this.views.set(peerId, { width: w, height: h });
+    this.scheduleViews();
+  }
+
+  scheduleViews() {
+    clearTimeout(this.viewTimer);
+    this.viewTimer = setTimeout(() => this.sendViews(), VIEW_SETTLE_MS);
+  }
+
+  /** Every known tile in one message: each view message replaces the last. */
+  sendViews() {
+    if (this.ended) return;
+    const views = [];
+    for (const [peer, v] of this.views) {
+      if (!this.people.has(peer)) this.views.delete(peer);
+      else if (views.length < MAX_VIEWS) views.push({ peer, width: v.width, height: v.height });
+    }
+    this.send(SFU, { type: 'view', views });
   }
 
   /**
@@ -511,11 +577,18 @@ export class Conference extends EventTarget {
     if (this.ended) return;
     this.ended = true;
     window.removeEventListener('online', this.onOnline);
+    clearTimeout(this.viewTimer);
     if (this.sig) this.sig.close(reason === 'left');
     if (this.pc) this.pc.close();
     this.e2ee.close();
     this.emit('ended', { reason, detail });
   }
+}
+
+/** A tile size as the protocol takes it: a whole number of pixels, 0..16384. */
+function viewPx(v) {
+  const n = Math.round(Number(v));
+  return Number.isFinite(n) ? Math.min(MAX_VIEW_PX, Math.max(0, n)) : 0;
 }
 
 /** A KID as the server sends it: a positive integer, else null. */
