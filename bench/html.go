@@ -28,6 +28,7 @@ const (
 	colorAudio  = "#d1701f"
 	colorServer = "#7a2fb8"
 	colorBench  = "#2a9d4a"
+	colorOther  = "#999999"
 )
 
 // WriteHTML writes the report as a self-contained HTML page: the summary
@@ -147,20 +148,32 @@ func (rep *Report) charts() []chart {
 			return f(s)
 		}
 	}
+	// A kind nobody sent would draw as a flat zero: leave it out.
+	kinds := func(video, audio series) []series {
+		var out []series
+		if rep.Video.Streams > 0 || rep.Video.StreamsExpected > 0 {
+			out = append(out, video)
+		}
+		if rep.Audio.Streams > 0 || rep.Audio.StreamsExpected > 0 {
+			out = append(out, audio)
+		}
+		return out
+	}
 	return []chart{
 		{title: "End-to-end frame latency (CDF)", xLabel: "latency, ms (log scale)", yLabel: "fraction of frames", logX: true, yMax: 1,
-			series: []series{cdf("video", colorVideo, rep.Video.Latency), cdf("audio", colorAudio, rep.Audio.Latency)}},
+			series: kinds(cdf("video", colorVideo, rep.Video.Latency), cdf("audio", colorAudio, rep.Audio.Latency))},
 		{title: "Throughput", xLabel: "time, s", yLabel: "Mbit/s", band: band,
 			series: []series{over("out (server to receivers)", colorVideo, func(s Sample) float64 { return s.RxMbps }),
 				over("in (publishers to server)", colorAudio, func(s Sample) float64 { return s.TxMbps })}},
 		{title: "CPU", xLabel: "time, s", yLabel: "cores", band: band,
 			series: []series{over("server", colorServer, func(s Sample) float64 { return s.ServerCPU }),
-				over("bench", colorBench, func(s Sample) float64 { return s.BenchCPU })}},
+				over("bench", colorBench, func(s Sample) float64 { return s.BenchCPU }),
+				over("other processes", colorOther, func(s Sample) float64 { return s.OtherCPU })}},
 		{title: "Server memory (RSS)", xLabel: "time, s", yLabel: "MB", band: band,
 			series: []series{over("server RSS", colorServer, func(s Sample) float64 { return s.ServerRSSMB })}},
 		{title: "Latency p99 per second (while measuring)", xLabel: "time, s", yLabel: "ms", band: band,
-			series: []series{over("video", colorVideo, measured(func(s Sample) float64 { return s.VideoP99Ms })),
-				over("audio", colorAudio, measured(func(s Sample) float64 { return s.AudioP99Ms }))}},
+			series: kinds(over("video", colorVideo, measured(func(s Sample) float64 { return s.VideoP99Ms })),
+				over("audio", colorAudio, measured(func(s Sample) float64 { return s.AudioP99Ms })))},
 		{title: "Packet loss per second (while measuring)", xLabel: "time, s", yLabel: "%", band: band,
 			series: []series{over("packet loss", colorVideo, measured(func(s Sample) float64 { return s.PacketLoss * 100 }))}},
 	}

@@ -115,6 +115,7 @@ type StepResult struct {
 	OutPPS          float64 `json:"out_pps"`
 	ServerCPU       float64 `json:"server_cpu_cores"`
 	BenchCPU        float64 `json:"bench_cpu_cores"`
+	OtherCPU        float64 `json:"other_cpu_cores"`
 	MicrosPerPacket float64 `json:"us_per_packet_out"`
 	MicrosPerMbit   float64 `json:"us_per_mbit_out"`
 	PacketLoss      float64 `json:"packet_loss"`
@@ -185,6 +186,9 @@ func findLimit(ctx context.Context, cfg Config, lc LimitConfig, runStep stepRunn
 		rep, err := runStep(ctx, step)
 		res := lc.judge(i+1, load, step, rep, err)
 		out.Steps = append(out.Steps, res)
+		if cfg.Progress != nil {
+			fmt.Fprintln(cfg.Progress, res.line(dim))
+		}
 		if !res.Good {
 			out.Stopped = fmt.Sprintf("step %d (%s %v): %s", i+1, dim, load, res.Reason)
 			out.BenchLimited = res.BenchLimited
@@ -284,6 +288,9 @@ func (lc *LimitConfig) judge(n int, load float64, cfg Config, rep *Report, err e
 	default:
 		res.Good = true
 	}
+	if !res.Good && !res.BenchLimited && res.OtherCPU > noisyNeighbour*float64(runtime.NumCPU()) {
+		res.Reason += fmt.Sprintf(" (other processes took %.2f cores meanwhile: the machine, not only the server, may be the limit; rerun)", res.OtherCPU)
+	}
 	return res
 }
 
@@ -311,7 +318,7 @@ func (res *StepResult) fill(rep *Report) {
 	res.Joined = rep.Participants.Joined
 	res.VideoStreams = rep.Video.Streams
 	res.OutMbps, res.OutPPS = rep.Traffic.OutMbps, rep.Traffic.OutPPS
-	res.ServerCPU, res.BenchCPU = rep.Server.CPUCores, rep.Bench.CPUCores
+	res.ServerCPU, res.BenchCPU, res.OtherCPU = rep.Server.CPUCores, rep.Bench.CPUCores, rep.Bench.OtherCPU
 	res.MicrosPerPacket, res.MicrosPerMbit = rep.Server.MicrosPerPacketOut, rep.Server.MicrosPerMbitOut
 	res.PacketLoss = max(rep.Video.PacketLoss, rep.Audio.PacketLoss)
 	res.FrameLoss = max(rep.Video.FrameLoss, rep.Audio.FrameLoss)
@@ -319,6 +326,17 @@ func (res *StepResult) fill(rep *Report) {
 	res.P99Ms = max(rep.Video.Latency.P99, rep.Audio.Latency.P99)
 	res.JoinP95Ms = rep.Join.Total.P95
 	res.JoinsPerSecond = rep.Join.CompletedPerSecond
+}
+
+// line is the step in one line, for the progress output.
+func (res *StepResult) line(dim Dimension) string {
+	verdict := "good"
+	if !res.Good {
+		verdict = "STOP: " + res.Reason
+	}
+	return fmt.Sprintf("step %d, %s %g: %d/%d joined, %d video streams, out %.1f Mbit/s, server %.2f cores (%.1f µs/packet), bench %.2f cores, loss %.3f %%, p99 %.1f ms: %s",
+		res.Step, dim, res.Load, res.Joined, res.Participants, res.VideoStreams, res.OutMbps, res.ServerCPU, res.MicrosPerPacket,
+		res.BenchCPU, res.PacketLoss*100, res.P99Ms, verdict)
 }
 
 func errString(err error) string {
@@ -341,14 +359,14 @@ func (lr *LimitReport) Best() *StepResult {
 func (lr *LimitReport) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "find-limit %s: stepping %s; good while %s\n", lr.Scenario, lr.Dimension, lr.Criteria)
-	fmt.Fprintf(tw, "step\t%s\tjoined\tvideo streams\tout Mbit/s\tout pkt/s\tserver cores\tbench cores\tµs/pkt\tµs/Mbit\tpkt loss %%\tp50 ms\tp99 ms\tjoin p95 ms\tjoins/s\tverdict\n", lr.Dimension)
+	fmt.Fprintf(tw, "step\t%s\tjoined\tvideo streams\tout Mbit/s\tout pkt/s\tserver cores\tbench cores\tother cores\tµs/pkt\tµs/Mbit\tpkt loss %%\tp50 ms\tp99 ms\tjoin p95 ms\tjoins/s\tverdict\n", lr.Dimension)
 	for _, s := range lr.Steps {
 		verdict := "good"
 		if !s.Good {
 			verdict = "STOP: " + s.Reason
 		}
-		fmt.Fprintf(tw, "%d\t%g\t%d/%d\t%d\t%.1f\t%.0f\t%.2f\t%.2f\t%.1f\t%.0f\t%.3f\t%.1f\t%.1f\t%.0f\t%.1f\t%s\n",
-			s.Step, s.Load, s.Joined, s.Participants, s.VideoStreams, s.OutMbps, s.OutPPS, s.ServerCPU, s.BenchCPU,
+		fmt.Fprintf(tw, "%d\t%g\t%d/%d\t%d\t%.1f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%.3f\t%.1f\t%.1f\t%.0f\t%.1f\t%s\n",
+			s.Step, s.Load, s.Joined, s.Participants, s.VideoStreams, s.OutMbps, s.OutPPS, s.ServerCPU, s.BenchCPU, s.OtherCPU,
 			s.MicrosPerPacket, s.MicrosPerMbit, s.PacketLoss*100, s.P50Ms, s.P99Ms, s.JoinP95Ms, s.JoinsPerSecond, verdict)
 	}
 	if b := lr.Best(); b != nil {

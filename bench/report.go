@@ -143,6 +143,10 @@ type BenchReport struct {
 	CPUMax     float64 `json:"cpu_cores_max"`
 	Saturated  bool    `json:"saturated"`
 	WriteFails uint64  `json:"write_failures"`
+	// OtherCPU is what other processes on the machine used while
+	// measuring, in cores (local server on Linux only): a noisy
+	// neighbour's share, which the server and bench did not get.
+	OtherCPU float64 `json:"other_cpu_cores,omitempty"`
 }
 
 // Saturation thresholds: above these shares of the machine, the bench's
@@ -150,6 +154,9 @@ type BenchReport struct {
 const (
 	benchSaturated   = 0.8
 	machineSaturated = 0.9
+	// noisyNeighbour: other processes used more than this share of the
+	// machine while measuring.
+	noisyNeighbour = 0.15
 )
 
 func (r *run) report(w window) *Report {
@@ -361,6 +368,9 @@ func (r *run) reportCPU(rep *Report, w window) {
 		rep.Server.RSSMaxMB = max(rep.Server.RSSMaxMB, s.ServerRSSMB)
 	}
 	rep.Bench.CPUMax = max(rep.Bench.CPUMax, rep.Bench.CPUCores)
+	if r.localServer() && w.start.hostOK && w.end.hostOK && w.start.serverOK && w.end.serverOK {
+		rep.Bench.OtherCPU = otherCores(w.start, w.end, secs)
+	}
 	rep.Bench.Saturated = rep.Bench.CPUCores > benchSaturated*float64(rep.Bench.Cores)
 	if w.start.serverOK && w.end.serverOK {
 		rep.Server.Available = true
@@ -387,6 +397,10 @@ func (r *run) warnings(rep *Report) []string {
 	if total := rep.Bench.CPUCores + rep.Server.CPUCores; local && total > machineSaturated*float64(runtime.NumCPU()) {
 		out = append(out, fmt.Sprintf("server and bench together used %.2f of this machine's %d cores: both are CPU-bound here; run the bench on another machine for the server's limit",
 			total, runtime.NumCPU()))
+	}
+	if rep.Bench.OtherCPU > noisyNeighbour*float64(runtime.NumCPU()) {
+		out = append(out, fmt.Sprintf("other processes used %.2f of this machine's %d cores while measuring: server and bench got less CPU than they wanted; rerun on a quiet machine",
+			rep.Bench.OtherCPU, runtime.NumCPU()))
 	}
 	if !rep.Server.Available {
 		out = append(out, "the server's /metrics had no process_cpu_seconds_total: no server CPU figures")
@@ -482,7 +496,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(tw, "server\tCPU %.2f cores\tRSS max %.0f MB\t%.1f µs CPU per packet out\t%.0f µs CPU per Mbit out%s\n",
 			rep.Server.CPUCores, rep.Server.RSSMaxMB, rep.Server.MicrosPerPacketOut, rep.Server.MicrosPerMbitOut, inproc)
 	}
-	fmt.Fprintf(tw, "bench\tCPU %.2f of %d cores (max %.2f)\n", rep.Bench.CPUCores, rep.Bench.Cores, rep.Bench.CPUMax)
+	fmt.Fprintf(tw, "bench\tCPU %.2f of %d cores (max %.2f)\tother processes %.2f cores\n", rep.Bench.CPUCores, rep.Bench.Cores, rep.Bench.CPUMax, rep.Bench.OtherCPU)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(tw, "note: %s\n", n)
 	}

@@ -261,5 +261,10 @@ func firstError(ps []*participant) string {
 	return "no error recorded"
 }
 
+// localServer: the server is another process on this machine (a
+// loopback URL, not in this process), so the machine's CPU is split
+// between server, bench and whatever else runs.
+func (r *run) localServer() bool { return r.cfg.LoopbackOnly && !r.cfg.ServerInProcess }
+
 // cores is the number of CPUs this process may use.
 func cores() int { return runtime.GOMAXPROCS(0) }

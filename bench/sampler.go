@@ -15,6 +15,8 @@ type point struct {
 	server    serverUsage
 	serverOK  bool
 	benchCPU  time.Duration
+	hostCPU   time.Duration // every process on the machine
+	hostOK    bool
 	rxBytes   uint64
 	rxPackets uint64
 	txBytes   uint64
@@ -28,6 +30,9 @@ type Sample struct {
 	ServerCPU   float64 `json:"server_cpu_cores"`
 	ServerRSSMB float64 `json:"server_rss_mb"`
 	BenchCPU    float64 `json:"bench_cpu_cores"`
+	// OtherCPU is what every other process on the machine used, in
+	// cores, when the server runs in a child process here (Linux only).
+	OtherCPU float64 `json:"other_cpu_cores,omitempty"`
 	// RxMbps is what the receivers got (the server's output), TxMbps what
 	// the publishers sent (its input); RxPPS the packets received.
 	RxMbps float64 `json:"rx_mbps"`
@@ -76,6 +81,7 @@ func (s *sampler) snapshot(ctx context.Context) point {
 		at: s.r.now(), benchCPU: processCPU(),
 		rxBytes: s.r.rxBytes.Load(), rxPackets: s.r.rxPackets.Load(), txBytes: s.r.txBytes.Load(),
 	}
+	p.hostCPU, p.hostOK = hostCPU()
 	if u, err := scrapeServer(ctx, s.hc, s.r.cfg.URL); err == nil {
 		p.server, p.serverOK = u, true
 	} else {
@@ -127,7 +133,19 @@ func (s *sampler) sample(a, b point) Sample {
 		smp.ServerCPU = (b.server.CPUSeconds - a.server.CPUSeconds) / dt
 		smp.ServerRSSMB = b.server.RSSBytes / 1e6
 	}
+	if s.r.localServer() && a.hostOK && b.hostOK {
+		smp.OtherCPU = otherCores(a, b, dt)
+	}
 	return smp
+}
+
+// otherCores is the CPU of every process but server and bench between
+// a and b, in cores; /proc/stat counts in 10 ms ticks, so small
+// negatives are rounding.
+func otherCores(a, b point, dt float64) float64 {
+	host := (b.hostCPU - a.hostCPU).Seconds()
+	ours := (b.benchCPU - a.benchCPU).Seconds() + (b.server.CPUSeconds - a.server.CPUSeconds)
+	return max(0, host-ours) / dt
 }
 
 // addMedia fills the second's loss and latency: the receivers' totals
@@ -192,6 +210,9 @@ func progressLine(smp Sample, wanted, ncores int) string {
 	}
 	fmt.Fprintf(&b, "  server CPU %.0f %% RSS %.0f MB  bench CPU %.0f %% of %d cores",
 		smp.ServerCPU*100, smp.ServerRSSMB, smp.BenchCPU*100, ncores)
+	if smp.OtherCPU >= 0.05 {
+		fmt.Fprintf(&b, "  others %.0f %%", smp.OtherCPU*100)
+	}
 	if smp.BenchCPU > benchSaturated*float64(ncores) {
 		b.WriteString(" SATURATED")
 	}
