@@ -32,6 +32,7 @@ const VIEW_SETTLE_MS = 300;
 const SVG = 'http://www.w3.org/2000/svg';
 const ICONS = {
   fullscreen: 'M4 4h6v2H6v4H4zm10 0h6v6h-2V6h-4zM4 14h2v4h4v2H4zm14 0h2v6h-6v-2h4z',
+  exitFullscreen: 'M5 16h3v3h2v-5H5zm3-8H5v2h5V5H8zm6 11h2v-3h3v-2h-5zm2-11V5h-2v5h5V8z',
   micOff: 'M19 11h-1.7c0 .74-.16 1.43-.43 2.05l1.23 1.23c.56-.98.9-2.09.9-3.28zm-4.02.17c0-.06.02-.11.02-.17V5c0-1.66-1.34-3-3-3S9 3.34 9 5v.18zM4.27 3 3 4.27l6.01 6.01V11c0 1.66 1.33 3 2.99 3 .22 0 .44-.03.65-.08l1.66 1.66c-.71.33-1.5.52-2.31.52-2.76 0-5.3-2.1-5.3-5.1H5c0 3.41 2.72 6.23 6 6.72V21h2v-3.28c.91-.13 1.77-.45 2.54-.9L19.73 21 21 19.73z',
   camOff: 'M21 6.5l-4 4V7c0-.55-.45-1-1-1H9.82L21 17.18zM3.27 2 2 3.27 4.73 6H4c-.55 0-1 .45-1 1v10c0 .55.45 1 1 1h12c.21 0 .39-.08.54-.18L19.73 21 21 19.73z',
   speaking: 'M3 9v6h4l5 5V4L7 9zm13.5 3A4.5 4.5 0 0 0 14 7.97v8.05c1.48-.73 2.5-2.25 2.5-4.02zM14 3.23v2.06c2.89.86 5 3.54 5 6.71s-2.11 5.85-5 6.71v2.06c4.01-.91 7-4.49 7-8.77s-2.99-7.86-7-8.77z',
@@ -209,6 +210,7 @@ export class ConferenceView extends CallView {
     const full = document.fullscreenElement === tile.el;
     tile.fullscreen.setAttribute('aria-label', t(full ? 'conf.exitFullscreen' : 'conf.fullscreen', { name }));
     tile.fullscreen.setAttribute('aria-pressed', String(full));
+    tile.fullscreen.querySelector('path').setAttribute('d', ICONS[full ? 'exitFullscreen' : 'fullscreen']);
     tile.fullscreen.hidden = !document.fullscreenEnabled;
     const speaking = this.speaker === person.id;
     tile.el.classList.toggle('speaking', speaking);
@@ -317,6 +319,10 @@ export class ConferenceView extends CallView {
     if (this.monitorPc !== pc) {
       this.monitorPc = pc;
       this.monitor = new QualityMonitor(pc);
+      // A new PeerConnection is a new session at the SFU: it knows no
+      // display sizes yet.
+      this.views.clear();
+      this.scheduleViews();
     }
     try {
       const q = await this.monitor.sample();
