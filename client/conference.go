@@ -72,6 +72,11 @@ type ConferenceOptions struct {
 	// what arrives; SendChat seals and OnChat gets opened plaintext
 	// (docs/SECURITY.md).
 	RoomSecret []byte
+	// Interceptors are added to the PeerConnection ahead of pion's
+	// default ones, nearest the network: what they drop on the way in,
+	// NACK and TWCC feedback never see (a test's or the bench's narrow
+	// or lossy link).
+	Interceptors []interceptor.Factory
 	// OnChat is called with every chat message another participant sent,
 	// in order, with its sender's participant id. It runs on pion's data
 	// channel goroutine and must not call Close.
@@ -107,6 +112,10 @@ type Conference struct {
 	keys  *e2ee.Keys
 	media *mediaKeys
 	chat  *webrtc.DataChannel
+	// simulcast is the transceiver of VideoLayers, layers their tracks
+	// as sent (nil without simulcast).
+	simulcast *webrtc.RTPTransceiver
+	layers    []*ridTrack
 
 	mu       sync.Mutex
 	peers    map[string]protocol.Peer
@@ -239,7 +248,7 @@ const audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 // audio: the SFU picks the active speaker from it. pion writes no level
 // itself; a track that does (a TrackLocalStaticRTP with the extension
 // under the sender's negotiated id) is heard as a speaker.
-func conferenceAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
+func conferenceAPI(opts Options, first []interceptor.Factory, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -248,6 +257,9 @@ func conferenceAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
+	for _, f := range first {
+		ir.Add(f)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
 	}
@@ -256,7 +268,7 @@ func conferenceAPI(opts Options, log *slog.Logger) (*webrtc.API, error) {
 }
 
 func (c *Conference) newPeerConnection() error {
-	api, err := conferenceAPI(Options{LoopbackOnly: c.opts.LoopbackOnly}, c.log)
+	api, err := conferenceAPI(Options{LoopbackOnly: c.opts.LoopbackOnly}, c.opts.Interceptors, c.log)
 	if err != nil {
 		return err
 	}
@@ -323,15 +335,19 @@ func (c *Conference) addSimulcast(pc *webrtc.PeerConnection) error {
 	if len(layers) == 0 {
 		return nil
 	}
-	tr, err := pc.AddTransceiverFromTrack(layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	for _, l := range layers {
+		c.layers = append(c.layers, &ridTrack{TrackLocal: l})
+	}
+	tr, err := pc.AddTransceiverFromTrack(c.layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return fmt.Errorf("add simulcast track %s: %w", layers[0].ID(), err)
 	}
-	for _, l := range layers[1:] {
+	for _, l := range c.layers[1:] {
 		if err := tr.Sender().AddEncoding(l); err != nil {
 			return fmt.Errorf("add simulcast layer %s: %w", l.RID(), err)
 		}
 	}
+	c.simulcast = tr
 	for _, l := range layers {
 		c.wg.Add(1)
 		go c.readRTCP(tr.Sender(), l.RID())
@@ -445,6 +461,13 @@ func (c *Conference) offer() error {
 	defer c.releaseCandidates()
 	if err := c.pc.SetLocalDescription(desc); err != nil {
 		return fmt.Errorf("set local offer: %w", err)
+	}
+	if c.simulcast != nil {
+		// The section has its MID now; the answer binds the layers.
+		mid := c.simulcast.Mid()
+		for _, l := range c.layers {
+			l.mid.Store(&mid)
+		}
 	}
 	if err := c.sig.Send(protocol.Message{Type: protocol.TypeOffer, To: sfuPeer, SDP: c.pc.LocalDescription().SDP}); err != nil {
 		return fmt.Errorf("send offer: %w", err)

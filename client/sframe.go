@@ -118,7 +118,13 @@ type FrameReader struct {
 
 	sb  *samplebuilder.SampleBuilder // VP8 only
 	buf []byte
+	// cut counts frames dropped for lacking their end.
+	cut int
 }
+
+// CutFrames is how many incomplete frames the reader dropped: frames the
+// SFU cut off at a simulcast layer switch.
+func (r *FrameReader) CutFrames() int { return r.cut }
 
 // maxLatePackets bounds how many packets the sample builder waits for a
 // missing one before it gives the frame up.
@@ -131,7 +137,7 @@ func newFrameReader(track *webrtc.TrackRemote, open func(dst, frame []byte) (uin
 	}
 	r := &FrameReader{track: track, codec: codec, open: open, kid: kid}
 	if codec == e2ee.CodecVP8 {
-		r.sb = samplebuilder.New(maxLatePackets, &codecs.VP8Packet{}, track.Codec().ClockRate)
+		r.sb = samplebuilder.New(maxLatePackets, &codecs.VP8Packet{}, track.Codec().ClockRate, samplebuilder.WithRTPHeaders(true))
 	}
 	return r, nil
 }
@@ -165,6 +171,16 @@ func (r *FrameReader) next() ([]byte, uint32, error) {
 	for {
 		if r.sb != nil {
 			if s := r.sb.Pop(); s != nil {
+				// A frame whose last packet lacks the marker bit was cut
+				// off: the SFU switched simulcast layers in the middle of
+				// it (at a keyframe of the new layer). Its sequence numbers
+				// run on, so nothing is missing to wait for; drop it, as a
+				// browser's jitter buffer does, rather than fail to
+				// decrypt a truncated frame.
+				if h := s.RTPHeaders; len(h) > 0 && !h[len(h)-1].Marker {
+					r.cut++
+					continue
+				}
 				return s.Data, s.PacketTimestamp, nil
 			}
 		}

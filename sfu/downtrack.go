@@ -109,10 +109,10 @@ func (d *DownTrack) setTarget(l int) bool {
 // follow runs on the writer for every packet taken: it reports whether
 // to send it, moving the writer to the packet's layer at the packet
 // marked as the switch and dropping what an old layer still had queued.
-func (d *DownTrack) follow(q *queued) bool {
-	l := q.pkt.layer
+func (d *DownTrack) follow(pkt *packet, switching bool) bool {
+	l := pkt.layer
 	if l != d.wlayer {
-		if !q.switching {
+		if !switching {
 			return false
 		}
 		if d.wlayer != layerNone {
@@ -123,7 +123,7 @@ func (d *DownTrack) follow(q *queued) bool {
 		}
 		d.wlayer = l
 	}
-	return !d.rw.stale(q.pkt.hdr.SSRC, q.pkt.hdr.SequenceNumber)
+	return !d.rw.stale(pkt.hdr.SSRC, pkt.hdr.SequenceNumber)
 }
 
 // Bind is called by pion when the subscriber's answer is applied: the

@@ -19,11 +19,35 @@ type fakeStream struct {
 	packets atomic.Int64
 	// What the last write carried.
 	ssrc, pt, seq, payload atomic.Uint32
+	// With record set, every write is kept in log.
+	record bool
+	logMu  sync.Mutex
+	log    []written
+}
+
+// written is one packet a fakeStream was given.
+type written struct {
+	seq   uint16
+	ts    uint32
+	first [3]byte // the payload's first bytes
+}
+
+func (f *fakeStream) written() []written {
+	f.logMu.Lock()
+	defer f.logMu.Unlock()
+	return append([]written(nil), f.log...)
 }
 
 func (f *fakeStream) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	f.gate.Lock()
 	f.gate.Unlock() //nolint:staticcheck // the lock is a gate, not a guard
+	if f.record {
+		w := written{seq: h.SequenceNumber, ts: h.Timestamp}
+		copy(w.first[:], payload)
+		f.logMu.Lock()
+		f.log = append(f.log, w)
+		f.logMu.Unlock()
+	}
 	f.ssrc.Store(h.SSRC)
 	f.pt.Store(uint32(h.PayloadType))
 	f.seq.Store(uint32(h.SequenceNumber))

@@ -10,6 +10,7 @@ type collector struct {
 
 	participants, tracks, forwarded, forwardedBytes, dropped, retransmits, keyframeRequests, nackUpstream *prometheus.Desc
 	subscriptions, refusedTracks                                                                          *prometheus.Desc
+	layerSwitches, estimate                                                                               *prometheus.Desc
 }
 
 // RegisterMetrics registers the SFU's metrics with reg.
@@ -29,11 +30,14 @@ func (s *SFU) RegisterMetrics(reg prometheus.Registerer) error {
 		keyframeRequests: d("konsil_sfu_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers."),
 		subscriptions:    d("konsil_sfu_subscriptions", "Published tracks forwarded, counted once per subscriber (capped by MaxSubscriptions)."),
 		refusedTracks:    d("konsil_sfu_refused_tracks_total", "Published tracks not forwarded: more than one audio or one video per participant."),
+		layerSwitches:    d("konsil_sfu_layer_switches_total", "Simulcast layer switches of subscribers' down tracks (each at a keyframe)."),
+		estimate: d("konsil_sfu_subscriber_estimate_bits_per_second",
+			"Subscribers' bandwidth estimates (GCC from TWCC feedback), one sample per subscriber per layer selection."),
 	})
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.participants, c.tracks, c.forwarded, c.forwardedBytes, c.dropped, c.retransmits, c.nackUpstream, c.keyframeRequests, c.subscriptions, c.refusedTracks} {
+	for _, d := range []*prometheus.Desc{c.participants, c.tracks, c.forwarded, c.forwardedBytes, c.dropped, c.retransmits, c.nackUpstream, c.keyframeRequests, c.subscriptions, c.refusedTracks, c.layerSwitches, c.estimate} {
 		ch <- d
 	}
 }
@@ -57,4 +61,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	n(c.nackUpstream, st.NackedUpstream)
 	n(c.keyframeRequests, st.KeyframeRequests)
 	n(c.refusedTracks, st.RefusedTracks)
+	n(c.layerSwitches, st.LayerSwitches)
+	e := &c.sfu.estimates
+	buckets := make(map[float64]uint64, len(estimateBuckets))
+	for i, b := range estimateBuckets {
+		buckets[b] = e.buckets[i].Load()
+	}
+	ch <- prometheus.MustNewConstHistogram(c.estimate, e.count.Load(), float64(e.sum.Load()), buckets)
 }

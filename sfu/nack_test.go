@@ -338,7 +338,7 @@ func TestRegisterMetrics(t *testing.T) {
 	}
 	for _, name := range []string{"konsil_sfu_participants", "konsil_sfu_tracks", "konsil_sfu_forwarded_packets_total",
 		"konsil_sfu_forwarded_bytes_total", "konsil_sfu_dropped_packets_total", "konsil_sfu_nack_retransmits_total",
-		"konsil_sfu_keyframe_requests_total"} {
+		"konsil_sfu_keyframe_requests_total", "konsil_sfu_layer_switches_total", "konsil_sfu_subscriber_estimate_bits_per_second"} {
 		if !got[name] {
 			t.Errorf("%s not gathered; got %v", name, got)
 		}

@@ -341,6 +341,8 @@ type Stats struct {
 	// one audio and one video per participant; BitrateCapped packets
 	// dropped over MaxTrackBitrate.
 	RefusedTracks, BitrateCapped uint64
+	// LayerSwitches counts simulcast layer switches of down tracks.
+	LayerSwitches uint64
 }
 
 // Stats returns the running totals.
@@ -349,7 +351,8 @@ func (s *SFU) Stats() Stats {
 		ChatRelayed: s.chatRelayed.Load(), ChatDropped: s.chatDropped.Load(), Keyframes: s.keyframes.Load(),
 		Retransmitted: s.goneRetransmitted.Load(), NackedUpstream: s.nackedUpstream.Load(),
 		ForwardedBytes: s.goneBytes.Load(), KeyframeRequests: s.keyframeRequests.Load(),
-		Subscriptions: int(s.subscriptions.Load()), RefusedTracks: s.refusedTracks.Load(), BitrateCapped: s.bitrateCapped.Load()}
+		Subscriptions: int(s.subscriptions.Load()), RefusedTracks: s.refusedTracks.Load(), BitrateCapped: s.bitrateCapped.Load(),
+		LayerSwitches: s.layerSwitches.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, rm := range s.rooms {

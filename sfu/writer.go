@@ -195,7 +195,7 @@ func (w *writer) drain() {
 func (w *writer) write(q queued) {
 	defer q.pkt.release()
 	b := q.dt.binding.Load()
-	if b == nil || !q.dt.follow(&q) {
+	if b == nil || !q.dt.follow(q.pkt, q.switching) {
 		return
 	}
 	h := &q.pkt.hdr

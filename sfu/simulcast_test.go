@@ -1,0 +1,340 @@
+package sfu
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+func TestLayerIndex(t *testing.T) {
+	none := [maxLayers]bool{}
+	for _, tc := range []struct {
+		rid   string
+		taken [maxLayers]bool
+		want  int
+	}{
+		{"", none, layerQ}, {"q", none, layerQ}, {"h", none, layerH}, {"f", none, layerF},
+		{"low", none, 0}, {"mid", [maxLayers]bool{true}, 1}, {"x", [maxLayers]bool{true, true, true}, -1},
+	} {
+		if got := layerIndex(tc.rid, tc.taken); got != tc.want {
+			t.Errorf("layerIndex(%q, %v) = %d, want %d", tc.rid, tc.taken, got, tc.want)
+		}
+	}
+}
+
+// The meter averages whole windows and goes stale when a layer stops.
+func TestRateMeter(t *testing.T) {
+	var m rateMeter
+	t0 := time.Unix(1000, 0)
+	if _, live := m.rate(t0); live {
+		t.Fatal("live before any packet")
+	}
+	// 1,250 bytes every 10 ms: 1 Mbit/s.
+	for i := range 300 {
+		m.add(1250, t0.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	now := t0.Add(3 * time.Second)
+	rate, live := m.rate(now)
+	if !live || rate < 950_000 || rate > 1_050_000 {
+		t.Errorf("rate %d live %v, want about 1 Mbit/s", rate, live)
+	}
+	if _, live := m.rate(now.Add(rateStale + rateWindow + time.Second)); live {
+		t.Error("still live long after the last packet")
+	}
+}
+
+// Layer choice: tile size caps the layer, the budget is spent biggest
+// tile first, every shown source gets at least its lowest layer, a
+// source at 0×0 gets none, and an up-switch waits for the budget to have
+// held for upHold.
+func TestLayerSelectorChoose(t *testing.T) {
+	all := [maxLayers]bool{true, true, true}
+	rates := [maxLayers]int{100_000, 300_000, 900_000}
+	src := func(w, h, cur int) layerInput {
+		return layerInput{rates: rates, live: all, width: w, height: h, viewed: true, current: cur}
+	}
+	unseen := layerInput{rates: rates, live: all, current: layerNone}
+	t0 := time.Unix(0, 0)
+	for _, tc := range []struct {
+		name   string
+		budget int
+		in     []layerInput
+		want   []int
+	}{
+		{"big tile, room to spare", 5_000_000, []layerInput{src(1280, 720, layerNone)}, []int{layerF}},
+		{"no view said: up to f", 5_000_000, []layerInput{unseen}, []int{layerF}},
+		{"small tile needs q", 5_000_000, []layerInput{src(240, 135, layerNone)}, []int{layerQ}},
+		{"mid tile needs h", 5_000_000, []layerInput{src(480, 270, layerNone)}, []int{layerH}},
+		{"tall tile needs more than its width", 5_000_000, []layerInput{src(300, 400, layerNone)}, []int{layerF}},
+		{"hidden tile paused", 5_000_000, []layerInput{src(0, 0, layerF)}, []int{layerNone}},
+		{"tight budget: q", 250_000, []layerInput{src(1280, 720, layerNone)}, []int{layerQ}},
+		{"no budget still gets q", 0, []layerInput{src(1280, 720, layerNone)}, []int{layerQ}},
+		{"bigger tile served first", 1_100_000, []layerInput{src(320, 180, layerNone), src(1280, 720, layerNone)}, []int{layerQ, layerF}},
+		{"second tile gets what is left", 1_400_000, []layerInput{src(640, 360, layerNone), src(1280, 720, layerNone)}, []int{layerH, layerF}},
+		{"missing layer skipped", 5_000_000, []layerInput{{rates: rates, live: [maxLayers]bool{true, true, false}, current: layerNone}}, []int{layerH}},
+		{"only a top layer: it, whatever the tile", 5_000_000, []layerInput{{rates: rates, live: [maxLayers]bool{false, false, true}, width: 100, height: 60, viewed: true, current: layerNone}}, []int{layerF}},
+		{"no live layer", 5_000_000, []layerInput{{current: layerNone}}, []int{layerNone}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := LayerSelector{upHold: 3 * time.Second}
+			out := make([]int, len(tc.in))
+			s.Choose(tc.budget, t0, tc.in, out)
+			if fmt.Sprint(out) != fmt.Sprint(tc.want) {
+				t.Errorf("got %v, want %v", out, tc.want)
+			}
+		})
+	}
+}
+
+// Down at once, up only after the budget has covered the bigger layer
+// for upHold: the clock is moved, nothing sleeps.
+func TestLayerSelectorHysteresis(t *testing.T) {
+	all := [maxLayers]bool{true, true, true}
+	in := []layerInput{{rates: [maxLayers]int{100_000, 300_000, 900_000}, live: all, current: layerF}}
+	s := LayerSelector{upHold: 3 * time.Second}
+	out := []int{0}
+	at := time.Unix(100, 0)
+	step := func(budget int, d time.Duration) int {
+		at = at.Add(d)
+		s.Choose(budget, at, in, out)
+		in[0].current = out[0]
+		return out[0]
+	}
+	if got := step(2_000_000, 0); got != layerF {
+		t.Fatalf("wide: %d", got)
+	}
+	if got := step(200_000, 500*time.Millisecond); got != layerQ {
+		t.Fatalf("narrow: got %d, want q at once", got)
+	}
+	// Wide again: held at q for 3 s after the last squeeze.
+	for i := range 5 {
+		if got := step(2_000_000, 500*time.Millisecond); got != layerQ {
+			t.Fatalf("%d ms after the squeeze: up to %d already", (i+1)*500, got)
+		}
+	}
+	if got := step(2_000_000, 500*time.Millisecond); got != layerF {
+		t.Fatalf("3 s after the squeeze: %d, want f", got)
+	}
+	// A hidden tile, shown again, gets its layer at once.
+	in[0].width, in[0].height, in[0].viewed = 0, 0, true
+	if got := step(2_000_000, 500*time.Millisecond); got != layerNone {
+		t.Fatalf("hidden: %d", got)
+	}
+	in[0].width, in[0].height = 1280, 720
+	if got := step(2_000_000, 500*time.Millisecond); got != layerF {
+		t.Fatalf("shown again: %d, want f", got)
+	}
+}
+
+// A source map of the layer before a switch keeps answering NACKs for
+// its last packets; the current one refuses packets from before its
+// first.
+func TestRewriterPreviousAndStale(t *testing.T) {
+	var r rewriter
+	now := time.Unix(0, 0)
+	for seq := uint16(100); seq < 110; seq++ {
+		r.rewrite(1, seq, uint32(seq)*10, now, 90000)
+	}
+	// Switch to source 2 at its seq 5000: out 110 ↔ 5000.
+	r.rewrite(2, 5000, 77, now, 90000)
+	r.rewrite(2, 5001, 78, now, 90000)
+	if seq, ok := r.previous(109); !ok || seq != 109 {
+		t.Errorf("previous(109) = %d, %v; want 109", seq, ok)
+	}
+	if _, ok := r.previous(110); ok {
+		t.Error("previous maps a number of the current source")
+	}
+	if seq, ok := r.source(111); !ok || seq != 5001 {
+		t.Errorf("source(111) = %d, %v; want 5001", seq, ok)
+	}
+	if !r.stale(2, 4999) {
+		t.Error("a packet of source 2 before the switch is not stale")
+	}
+	if r.stale(2, 5002) || r.stale(1, 50) {
+		t.Error("stale for a new packet, or for another source")
+	}
+}
+
+// simulcastRig is one video track with three layers fanned out to one
+// subscriber that records what it is sent: the forwarding path alone.
+type simulcastRig struct {
+	*fanOutRig
+	layers [maxLayers]*layer
+	dt     *DownTrack
+	st     *fakeStream
+	seq    [maxLayers]uint16
+}
+
+func newSimulcastRig(tb testing.TB, queue int) *simulcastRig {
+	r := &simulcastRig{fanOutRig: newFanOutRig(tb, 1, queue, webrtc.RTPCodecTypeVideo)}
+	r.layers[0] = r.layer
+	for i := 1; i < maxLayers; i++ {
+		r.layers[i] = newLayer(r.track, i, "", nil, 0)
+		r.track.layers[i].Store(r.layers[i])
+	}
+	for i := range r.layers {
+		r.layers[i].ssrc = uint32(100 * (i + 1))
+		r.seq[i] = uint16(1000 * (i + 1))
+	}
+	r.dt = (*r.track.subs.Load())[0]
+	r.st = r.streams[0]
+	r.st.record = true
+	// Nothing followed yet, as a new video subscription.
+	r.dt.target.Store(layerNone)
+	r.dt.current.Store(layerNone)
+	r.dt.wlayer = layerNone
+	return r
+}
+
+// frame sends one frame of every layer: two packets each, a keyframe
+// when key; the payload names the layer in its third byte.
+func (r *simulcastRig) frame(tb testing.TB, n int, key bool) {
+	for i, l := range r.layers {
+		for p := range 2 {
+			pkt := r.track.pool.get()
+			h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: r.seq[i], Timestamp: uint32(n)*3000 + uint32(i)*7777, SSRC: l.ssrc, Marker: p == 1}
+			r.seq[i]++
+			hn, err := h.MarshalTo(pkt.buf[:])
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tag := byte(0x01) // VP8 frame tag, delta
+			if key {
+				tag = 0x00
+			}
+			d := byte(0x10) // VP8 descriptor: start of partition 0
+			if p == 1 {
+				d = 0x00
+			}
+			hn += copy(pkt.buf[hn:], []byte{d, tag, byte(i), 9, 9, 9, 9, 9, 9, 9, 9, 9})
+			if !pkt.parse(hn) {
+				tb.Fatal("parse failed")
+			}
+			pkt.at = time.Unix(0, 0).Add(time.Duration(n) * 33 * time.Millisecond)
+			pkt.layer = l.index
+			pkt.keyframe = vp8Keyframe(pkt.payload)
+			r.track.fanOut(l, pkt)
+		}
+	}
+}
+
+// layersSent returns, in order, the layer of every packet sent and
+// checks that sequence numbers run on by one and timestamps never go
+// back.
+func (r *simulcastRig) layersSent(t *testing.T, want int) []int {
+	t.Helper()
+	waitFor(t, 5*time.Second, func() string { return fmt.Sprint(r.st.packets.Load()) }, func() bool { return r.st.packets.Load() == int64(want) })
+	log := r.st.written()
+	out := make([]int, len(log))
+	for i, w := range log {
+		out[i] = int(w.first[2])
+		if i == 0 {
+			continue
+		}
+		if d := w.seq - log[i-1].seq; d != 1 {
+			t.Errorf("packet %d: sequence number %d after %d", i, w.seq, log[i-1].seq)
+		}
+		if int32(w.ts-log[i-1].ts) < 0 {
+			t.Errorf("packet %d: timestamp %d after %d", i, w.ts, log[i-1].ts)
+		}
+	}
+	return out
+}
+
+// A down track starts, switches and pauses only at keyframes of the
+// layer it goes to, drops every packet of the layer it left, and its
+// subscriber sees one stream: sequence numbers +1 across every switch,
+// timestamps never going back. A NACK for the last packets before a
+// switch is answered from the old layer's cache.
+func TestDownTrackSwitchesLayersAtKeyframes(t *testing.T) {
+	r := newSimulcastRig(t, 1024)
+	n := 0
+	frames := func(count int, keyAt int) {
+		for range count {
+			r.frame(t, n, n%10 == keyAt)
+			n++
+		}
+	}
+	r.dt.setTarget(layerH)
+	frames(3, 5)  // no keyframe yet: nothing
+	frames(10, 5) // keyframe at frame 5: h from there
+	got := r.layersSent(t, 2*8)
+	for i, l := range got {
+		if l != layerH {
+			t.Fatalf("packet %d from layer %d, want h only: %v", i, l, got)
+		}
+	}
+	r.dt.setTarget(layerF)
+	frames(10, 5) // f's keyframe at frame 15
+	// h's frames 13, 14 and 15 (sent before f's keyframe of frame 15),
+	// then f from its keyframe on.
+	got = r.layersSent(t, 2*8+2*3+2*8)
+	if fmt.Sprint(got[16:]) != fmt.Sprint([]int{1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}) {
+		t.Fatalf("after the switch to f: %v", got[16:])
+	}
+	// The NACK for the last two h packets: out seqs before the switch.
+	last := r.st.written()[21].seq
+	r.subs[0].writer.enqueueNack(r.dt, nackPair{pid: last - 1, blp: 0b1})
+	waitFor(t, 5*time.Second, func() string { return "" }, func() bool { return r.subs[0].writer.retransmitted.Load() == 2 })
+	log := r.st.written()
+	if re := log[len(log)-1]; re.seq != last || re.first[2] != layerH {
+		t.Errorf("retransmission: seq %d layer %d, want %d from h", re.seq, re.first[2], last)
+	}
+	if r.layers[layerH].upstream.pending != nil {
+		t.Error("asked the publisher for what the cache held")
+	}
+	sent := len(log)
+	// Pause: nothing more, keyframe or not.
+	r.dt.setTarget(layerNone)
+	frames(10, 5)
+	time.Sleep(50 * time.Millisecond)
+	if got := len(r.st.written()); got != sent {
+		t.Errorf("paused, yet %d packets sent", got-sent)
+	}
+	// Down to q at its next keyframe.
+	r.dt.setTarget(layerQ)
+	frames(10, 5)
+	waitFor(t, 5*time.Second, func() string { return "" }, func() bool { return len(r.st.written()) == sent+2*8 })
+	log = r.st.written()
+	for i, w := range log[sent:] {
+		if w.first[2] != layerQ {
+			t.Errorf("after resuming, packet %d from layer %d", i, w.first[2])
+		}
+	}
+	// The last two written before the pause were the retransmissions.
+	if newest := log[sent-3].seq; log[sent].seq-newest != 1 {
+		t.Errorf("resumed at sequence %d after %d", log[sent].seq, newest)
+	}
+}
+
+// Switching layers allocates nothing either.
+func TestLayerSwitchDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops packets at random under the race detector")
+	}
+	r := newSimulcastRig(t, 4096)
+	r.st.record = false
+	r.dt.setTarget(layerQ)
+	n := 0
+	// Fill the layers' packet caches, which keep 512 packets each.
+	for range 300 {
+		r.frame(t, n, n%2 == 0)
+		n++
+	}
+	target := layerQ
+	allocs := testing.AllocsPerRun(200, func() {
+		// A keyframe on every layer, and a new target each time: every
+		// frame is a switch.
+		target = (target + 1) % maxLayers
+		r.dt.target.Store(int32(target))
+		r.frame(t, n, true)
+		n++
+	})
+	t.Logf("%.3f allocations per switching frame (6 packets)", allocs)
+	if allocs > 0.1 {
+		t.Errorf("%.1f allocations per switching frame", allocs)
+	}
+}
