@@ -9,6 +9,7 @@ import (
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/konsil/konsil/internal/pionlog"
@@ -73,6 +74,7 @@ func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator
 	// PeerConnection has a registry, so the estimator is this one's.
 	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { bwe = e })
 	ir.Add(ccf)
+	ir.Add(reusedAttributesFactory{})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(s.settings))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
@@ -80,6 +82,30 @@ func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator
 		return nil, nil, err
 	}
 	return pc, bwe, nil
+}
+
+// reusedAttributes hands every write of a local stream the same
+// interceptor.Attributes. pion passes none, and GCC's pacer wrapper
+// (gcc.SendSideBWE.AddStream) then makes a map per packet only to store
+// the stream's transport-wide extension id in it, a constant. Reusing
+// one map per stream is safe because a stream has one writer (the
+// subscriber's writer goroutine) and nothing on the send path keeps
+// per-packet values in the attributes. It must sit outside GCC, so it
+// is added after it.
+type reusedAttributes struct{ interceptor.NoOp }
+
+// reusedAttributesFactory makes one reusedAttributes per PeerConnection.
+type reusedAttributesFactory struct{}
+
+func (reusedAttributesFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &reusedAttributes{}, nil
+}
+
+func (*reusedAttributes) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	attrs := interceptor.Attributes{}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, _ interceptor.Attributes) (int, error) {
+		return w.Write(h, payload, attrs)
+	})
 }
 
 // estimateBuckets are the upper bounds, in bits per second, of the

@@ -75,7 +75,6 @@ type Participant struct {
 	answered bool // the client's first offer is answered
 	awaiting bool // an offer is out, no answer yet
 	dirty    bool // the room changed while an offer was out
-	offered  bool
 	pending  []webrtc.ICECandidateInit
 	// views are the tile sizes the client last reported, by publisher.
 	views    map[string]protocol.View
@@ -404,7 +403,7 @@ func (p *Participant) offer() error {
 	if err := p.pc.SetLocalDescription(desc); err != nil {
 		return fmt.Errorf("set local offer: %w", err)
 	}
-	p.awaiting, p.offered = true, true
+	p.awaiting = true
 	p.send(protocol.Message{Type: protocol.TypeOffer, SDP: p.pc.LocalDescription().SDP})
 	p.log.Debug("offer sent", "subscriptions", len(p.subs))
 	return nil

@@ -6,9 +6,13 @@
 //
 //	SFU          the rooms of this node and the pion API they share
 //	Room         the participants of one conference and what they publish
-//	Participant  one PeerConnection; the SFU makes every offer on it
-//	Track        one published remote track, read once and fanned out
-//	DownTrack    one Track as one subscriber receives it (a webrtc.TrackLocal)
+//	Participant  one PeerConnection; the client offers first, the SFU after
+//	Track        one published remote track, its layers read once and fanned out
+//	layer        one RTP stream of a Track: a simulcast layer (RID), or the only one
+//	DownTrack    one Track as one subscriber receives it (a webrtc.TrackLocal),
+//	             following one layer and switching at keyframes
+//	LayerSelector  per subscriber, the layer of each video from its bandwidth
+//	             estimate (GCC, bwe.go) and its tile sizes (simulcast.go)
 //	writer       the per-subscriber queue and goroutine that write its packets
 //
 // Signaling reaches the SFU through Join, Participant.Signal and
