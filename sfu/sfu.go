@@ -66,8 +66,9 @@ type Config struct {
 	// per subscriber: a join that could exceed it is refused
 	// (ErrServerFull, error server_full to the client). Zero means 2000.
 	MaxSubscriptions int
-	// MaxTrackBitrate caps each published track, in bits per second of
-	// RTP (header and payload), with bursts of one second's worth;
+	// MaxTrackBitrate caps each published track (each simulcast layer
+	// of it), in bits per second of RTP (header and payload), with
+	// bursts of one second's worth;
 	// packets over it are dropped and counted. Zero means 8 Mbit/s,
 	// negative none.
 	MaxTrackBitrate int
