@@ -389,8 +389,12 @@ func TestConferenceSimulcast(t *testing.T) {
 		if m := small.frames[1].Load() + small.frames[0].Load() + small.frames[2].Load(); m != n {
 			t.Errorf("a tile at 0×0 still got %d frames in 1.5 s", m-n)
 		}
+		// Shown again at the size it had: the same layer resumes, and
+		// the frames it skipped leave no gap in the sequence numbers.
+		view(small, 480, 270)
+		small.waitLayer(t, 1, 10*time.Second, "a tile shown again at 480×270")
 		view(small, 1920, 1080)
-		small.waitLayer(t, 2, 10*time.Second, "a tile shown again at 1920×1080")
+		small.waitLayer(t, 2, 10*time.Second, "a tile grown to 1920×1080")
 	})
 
 	t.Run("narrow link", func(t *testing.T) {

@@ -111,10 +111,15 @@ func (d *DownTrack) setTarget(l int) bool {
 // marked as the switch and dropping what an old layer still had queued.
 func (d *DownTrack) follow(pkt *packet, switching bool) bool {
 	l := pkt.layer
-	if l != d.wlayer {
-		if !switching {
-			return false
-		}
+	switch {
+	case !switching && l != d.wlayer:
+		return false
+	case switching && l == d.wlayer:
+		// Back on the layer it was paused on: the packets skipped
+		// meanwhile must not show as a gap.
+		d.prevLayer = l
+		d.rw.restart()
+	case switching:
 		if d.wlayer != layerNone {
 			d.prevLayer = d.wlayer
 			if d.switches != nil {

@@ -34,6 +34,9 @@ type rewriter struct {
 	// answered from its layer's cache.
 	prev    sourceMap
 	hasPrev bool
+	// resume makes the next packet start its source anew even if it is
+	// the one followed already (a layer resumed after a pause).
+	resume bool
 }
 
 // sourceMap is how one earlier source's packets were numbered: outgoing
@@ -60,7 +63,8 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, at time.Time, clo
 		r.started, r.ssrc = true, ssrc
 		r.lastSeq, r.lastTS, r.lastAt, r.firstSeq = seq, ts, at, seq
 		return seq, ts
-	case ssrc != r.ssrc:
+	case ssrc != r.ssrc || r.resume:
+		r.resume = false
 		r.switchTo(ssrc, seq, ts, at, clockRate)
 	}
 	outSeq, outTS := seq+r.seqOffset, ts+r.tsOffset
@@ -87,6 +91,12 @@ func (r *rewriter) switchTo(ssrc uint32, seq uint16, ts uint32, at time.Time, cl
 	r.tsOffset = r.lastTS + gap - ts
 	r.firstSeq = r.lastSeq + 1
 }
+
+// restart makes the next packet continue the output right after the
+// newest one sent, as a switch does, though it comes from the source
+// followed already: a layer resumed after a pause must not show the
+// packets it skipped as a gap.
+func (r *rewriter) restart() { r.resume = r.started }
 
 // source maps an outgoing sequence number (from a subscriber's NACK) back
 // to the current source's; ok is false for numbers not sent yet or sent

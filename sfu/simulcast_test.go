@@ -308,6 +308,21 @@ func TestDownTrackSwitchesLayersAtKeyframes(t *testing.T) {
 	if newest := log[sent-3].seq; log[sent].seq-newest != 1 {
 		t.Errorf("resumed at sequence %d after %d", log[sent].seq, newest)
 	}
+	// Paused and resumed on the same layer: the packets skipped in
+	// between leave no gap either.
+	sent = len(log)
+	r.dt.setTarget(layerNone)
+	frames(10, 5)
+	r.dt.setTarget(layerQ)
+	frames(10, 5)
+	waitFor(t, 5*time.Second, func() string { return "" }, func() bool { return len(r.st.written()) == sent+2*8 })
+	log = r.st.written()
+	if d := log[sent].seq - log[sent-1].seq; d != 1 {
+		t.Errorf("resumed on the same layer at sequence %d after %d", log[sent].seq, log[sent-1].seq)
+	}
+	if int32(log[sent].ts-log[sent-1].ts) <= 0 {
+		t.Errorf("resumed at timestamp %d after %d", log[sent].ts, log[sent-1].ts)
+	}
 }
 
 // Switching layers allocates nothing either.
