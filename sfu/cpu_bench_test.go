@@ -59,6 +59,9 @@ type pipeMsg struct {
 
 // runChild is the SFU side: it serves the parent until stdin closes.
 func runChild(in io.Reader, out io.Writer) {
+	if os.Getenv("KONSIL_SFU_BENCH_MEMPROFILE") != "" {
+		runtime.MemProfileRate = 1
+	}
 	s, err := New(Config{SettingEngine: LoopbackSettingEngine()})
 	if err != nil {
 		panic(err)
@@ -99,6 +102,14 @@ func runChild(in io.Reader, out io.Writer) {
 				}
 			} else if m.ID == "stop" {
 				pprof.StopCPUProfile()
+				// KONSIL_SFU_BENCH_MEMPROFILE=file: where allocations
+				// came from (every one, when the variable is set).
+				if path := os.Getenv("KONSIL_SFU_BENCH_MEMPROFILE"); path != "" {
+					if f, err := os.Create(path); err == nil {
+						_ = pprof.Lookup("allocs").WriteTo(f, 0)
+						f.Close()
+					}
+				}
 			}
 		case "usage":
 			var ru syscall.Rusage
