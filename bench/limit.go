@@ -288,6 +288,12 @@ func (lc *LimitConfig) judge(n int, load float64, cfg Config, rep *Report, err e
 	default:
 		res.Good = true
 	}
+	if !res.Good && !res.BenchLimited {
+		res.BenchLimited, why = joinBenchLimit(rep)
+		if res.BenchLimited {
+			res.Reason += "; " + why
+		}
+	}
 	if !res.Good && !res.BenchLimited && res.OtherCPU > noisyNeighbour*float64(runtime.NumCPU()) {
 		res.Reason += fmt.Sprintf(" (other processes took %.2f cores meanwhile: the machine, not only the server, may be the limit; rerun)", res.OtherCPU)
 	}
@@ -307,9 +313,26 @@ func benchLimit(rep *Report) (bool, string) {
 		return false, ""
 	}
 	total := b.CPUCores + rep.Server.CPUCores
-	if total > machineSaturated*float64(runtime.NumCPU()) && b.CPUCores > rep.Server.CPUCores {
+	if total > machineSaturated*float64(runtime.NumCPU()) && b.CPUCores > rep.Server.CPUCores && b.CPUCores > b.OtherCPU {
 		return true, fmt.Sprintf("machine saturated (bench %.2f + server %.2f cores of %d) and the bench used more: the bench was the limit, not the server",
 			b.CPUCores, rep.Server.CPUCores, runtime.NumCPU())
+	}
+	return false, ""
+}
+
+// joinBenchLimit says whether the bench ran out of CPU while the
+// participants joined (the ramp: ICE and DTLS on both sides of every
+// p2p call happen in the bench): a failed step is then the bench's.
+func joinBenchLimit(rep *Report) (bool, string) {
+	b := rep.Bench
+	if b.Cores > 0 && b.JoinCPUMax > benchSaturated*float64(b.Cores) {
+		return true, fmt.Sprintf("the bench used up to %.2f of %d cores while joining: the bench was the limit, not the server", b.JoinCPUMax, b.Cores)
+	}
+	// The machine was full: the bench is to blame only when it used
+	// most of it, not when a neighbour did.
+	if !rep.Server.InProcess && b.JoinMachineMax > machineSaturated*float64(runtime.NumCPU()) && b.JoinCPUMax > b.JoinMachineMax/2 {
+		return true, fmt.Sprintf("the machine was saturated while joining (up to %.2f of %d cores, the bench up to %.2f): the bench was the limit, not the server",
+			b.JoinMachineMax, runtime.NumCPU(), b.JoinCPUMax)
 	}
 	return false, ""
 }

@@ -15,6 +15,9 @@ type fakeStep struct {
 	failed    int
 	benchCPU  float64
 	serverCPU float64
+	joinCPU   float64 // the bench's busiest second while joining
+	joinOther float64 // server and other processes then
+	other     float64 // other processes while measuring
 	err       error
 	noReport  bool
 }
@@ -24,7 +27,8 @@ func (f fakeStep) report(cfg Config) *Report {
 	rep := &Report{Scenario: cfg.Scenario}
 	rep.Participants = Participants{Wanted: n, Joined: n - f.failed, Failed: f.failed}
 	rep.Video = MediaReport{Streams: 10, StreamsExpected: 10, PacketLoss: f.loss, Latency: Dist{N: 100, P50: 1, P99: f.p99}}
-	rep.Bench = BenchReport{Cores: 2, CPUCores: f.benchCPU, Saturated: f.benchCPU > benchSaturated*2}
+	rep.Bench = BenchReport{Cores: 2, CPUCores: f.benchCPU, Saturated: f.benchCPU > benchSaturated*2, JoinCPUMax: f.joinCPU,
+		JoinMachineMax: f.joinCPU + f.joinOther, OtherCPU: f.other}
 	rep.Server = ServerReport{Available: true, CPUCores: f.serverCPU}
 	rep.Join.CompletedPerSecond = cfg.RampRate
 	return rep
@@ -66,6 +70,14 @@ func TestFindLimitStepping(t *testing.T) {
 			maxSteps: 10, wantRun: 3, wantGood: 1, stopped: "machine saturated", benchLim: true},
 		{name: "machine saturated, server the larger", steps: []fakeStep{{benchCPU: 0.7, serverCPU: 1.2, loss: 0.03}},
 			maxSteps: 10, wantRun: 1, wantGood: -1, stopped: "packet loss 3.00 %"},
+		{name: "bench saturated while joining", steps: []fakeStep{good, {joinCPU: 1.7, p99: 300}},
+			maxSteps: 10, wantRun: 2, wantGood: 0, stopped: "while joining: the bench was the limit", benchLim: true},
+		{name: "machine full while joining, the bench most of it", steps: []fakeStep{good, {joinCPU: 1.2, joinOther: 0.7, p99: 300}},
+			maxSteps: 10, wantRun: 2, wantGood: 0, stopped: "machine was saturated while joining", benchLim: true},
+		{name: "machine full while joining, a neighbour most of it", steps: []fakeStep{good, {joinCPU: 0.5, joinOther: 1.5, other: 1.2, p99: 300}},
+			maxSteps: 10, wantRun: 2, wantGood: 0, stopped: "other processes took 1.20 cores"},
+		{name: "busy join but a good step goes on", steps: []fakeStep{{joinCPU: 1.7, p99: 5}},
+			maxSteps: 2, wantRun: 2, wantGood: 1, stopped: "every one of 2 steps"},
 		{name: "run error", steps: []fakeStep{good, {err: errors.New("boom"), noReport: true}},
 			maxSteps: 10, wantRun: 2, wantGood: 0, stopped: "run failed: boom"},
 		{name: "all good: bounded by max steps", maxSteps: 3, wantRun: 3, wantGood: 2, wantLoad: []float64{3, 4, 5}, stopped: "every one of 3 steps"},

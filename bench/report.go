@@ -69,7 +69,10 @@ type Participants struct {
 // (ICE connected), FirstFrame (first frame received and decrypted).
 // Connected is from the welcome to the PeerConnection connected with its
 // data channel open (what the SDK's WaitConnected waits for; media may
-// arrive before it). Total is from the start to the first frame.
+// arrive before it). Total is from the start to the first frame. In a
+// p2p consultation the side that starts first waits for the other, so
+// there every step from the WebSocket on, and Total, count from the
+// later side's start and welcome.
 type JoinReport struct {
 	API        Dist `json:"api"`
 	WebSocket  Dist `json:"websocket"`
@@ -138,11 +141,17 @@ type ServerReport struct {
 
 // BenchReport is the load generator itself.
 type BenchReport struct {
-	Cores      int     `json:"cores"`
-	CPUCores   float64 `json:"cpu_cores"`
-	CPUMax     float64 `json:"cpu_cores_max"`
-	Saturated  bool    `json:"saturated"`
-	WriteFails uint64  `json:"write_failures"`
+	Cores     int     `json:"cores"`
+	CPUCores  float64 `json:"cpu_cores"`
+	CPUMax    float64 `json:"cpu_cores_max"`
+	Saturated bool    `json:"saturated"`
+	// JoinCPUMax is the busiest second of the bench before measuring
+	// (the joins: ICE and DTLS for every participant), in cores;
+	// JoinMachineMax the busiest second of bench, server and other
+	// processes together then.
+	JoinCPUMax     float64 `json:"join_cpu_cores_max"`
+	JoinMachineMax float64 `json:"join_machine_cores_max"`
+	WriteFails     uint64  `json:"write_failures"`
 	// OtherCPU is what other processes on the machine used while
 	// measuring, in cores (local server on Linux only): a noisy
 	// neighbour's share, which the server and bench did not get.
@@ -187,11 +196,18 @@ func (r *run) report(w window) *Report {
 func (r *run) reportJoins(rep *Report) {
 	api, ws, ice, conn, first, total := newHistogram(), newHistogram(), newHistogram(), newHistogram(), newHistogram(), newHistogram()
 	rep.Participants.Wanted = len(r.participants)
+	later := r.laterPeer()
 	var done []time.Duration
 	for _, p := range r.participants {
 		p.mu.Lock()
 		t, err := p.times, p.err
 		p.mu.Unlock()
+		// The first side of a call cannot connect before the other is
+		// in: count its setup from the later side's start and welcome.
+		start, welcome := t.start, t.ws
+		if l, ok := later[p.room]; ok {
+			start, welcome = max(start, l.start), max(welcome, l.ws)
+		}
 		if err != nil {
 			rep.Participants.Failed++
 			if len(rep.Participants.Errors) < 5 {
@@ -213,14 +229,32 @@ func (r *run) reportJoins(rep *Report) {
 		}
 		span(api, t.start, t.api)
 		span(ws, t.api, t.ws)
-		span(ice, t.ws, t.ice)
-		span(conn, t.ws, t.connected)
+		span(ice, welcome, t.ice)
+		span(conn, welcome, t.connected)
 		span(first, t.ice, t.firstFrame)
-		span(total, t.start, t.firstFrame)
+		span(total, start, t.firstFrame)
 	}
 	rep.Join = JoinReport{API: api.dist(false), WebSocket: ws.dist(false), ICE: ice.dist(false),
 		Connected: conn.dist(false), FirstFrame: first.dist(false), Total: total.dist(false),
 		CompletedPerSecond: completionRate(done), OfferedPerSecond: r.cfg.RampRate}
+}
+
+// laterPeer is, for p2p runs, the later start and WebSocket welcome of
+// the two sides of each consultation, by room; nil otherwise.
+func (r *run) laterPeer() map[int]joinTimes {
+	if r.cfg.Scenario != P2P {
+		return nil
+	}
+	out := map[int]joinTimes{}
+	for _, p := range r.participants {
+		p.mu.Lock()
+		t := p.times
+		p.mu.Unlock()
+		l := out[p.room]
+		l.start, l.ws = max(l.start, t.start), max(l.ws, t.ws)
+		out[p.room] = l
+	}
+	return out
 }
 
 // completionRate is joins per second between the first and the last
@@ -364,6 +398,9 @@ func (r *run) reportCPU(rep *Report, w window) {
 	for _, s := range r.timeline {
 		if s.Measuring {
 			rep.Bench.CPUMax = max(rep.Bench.CPUMax, s.BenchCPU)
+		} else if rep.MeasuredSeconds == 0 || s.T <= w.start.at.Seconds() {
+			rep.Bench.JoinCPUMax = max(rep.Bench.JoinCPUMax, s.BenchCPU)
+			rep.Bench.JoinMachineMax = max(rep.Bench.JoinMachineMax, s.BenchCPU+s.ServerCPU+s.OtherCPU)
 		}
 		rep.Server.RSSMaxMB = max(rep.Server.RSSMaxMB, s.ServerRSSMB)
 	}
@@ -422,7 +459,7 @@ func (r *run) warnings(rep *Report) []string {
 func (r *run) notes() []string {
 	notes := []string{"latency is send-to-receive on one clock: publishers and receivers are in the bench process"}
 	if r.cfg.Scenario != P2P {
-		notes = append(notes, "one video layer per publisher: the SFU does not do simulcast yet")
+		notes = append(notes, "one video layer per publisher: the bench does not publish simulcast yet")
 	}
 	switch {
 	case r.cfg.Scenario == P2P:

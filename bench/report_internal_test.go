@@ -143,3 +143,30 @@ func TestCompletionRate(t *testing.T) {
 		}
 	}
 }
+
+// In a consultation the side that starts first waits for the other: its
+// setup counts from the later side's start, while its API and WebSocket
+// steps stay its own.
+func TestP2PJoinFromLaterPeer(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	first := &participant{room: 0, index: 0, times: joinTimes{start: ms(100), api: ms(110), ws: ms(120), ice: ms(350), connected: ms(360), firstFrame: ms(370)}}
+	second := &participant{room: 0, index: 1, times: joinTimes{start: ms(300), api: ms(310), ws: ms(320), ice: ms(350), connected: ms(360), firstFrame: ms(370)}}
+	r := &run{cfg: Config{Scenario: P2P, RampRate: 5}, participants: []*participant{first, second}}
+	var rep Report
+	r.reportJoins(&rep)
+	j := rep.Join
+	if j.Total.N != 2 || j.Total.Max > 71 || j.Total.P50 < 69 {
+		t.Errorf("total %+v, want both 70 ms from the later start", j.Total)
+	}
+	if j.API.N != 2 || j.API.Max > 10.3 || j.WebSocket.Max > 10.3 {
+		t.Errorf("API %+v, WebSocket %+v: want each side's own 10 ms", j.API, j.WebSocket)
+	}
+	if j.ICE.Max > 30.7 {
+		t.Errorf("ICE %+v, want 30 ms from the later welcome", j.ICE)
+	}
+	r.cfg.Scenario = Conference
+	r.reportJoins(&rep)
+	if rep.Join.Total.Max < 269 {
+		t.Errorf("conference total %+v: each from its own start", rep.Join.Total)
+	}
+}

@@ -34,6 +34,7 @@ const (
 	padL, padR, padT, padB         = 60, 20, 30, 60
 	plotW, plotH                   = chartW - padL - padR, chartH - padT - padB
 	maxTicks                       = 8
+	maxMarkers                     = 30
 	chartFont                      = `font-family="sans-serif" font-size="11"`
 	logFloor               float64 = 1e-3 // smallest x on a log axis
 )
@@ -74,6 +75,12 @@ func (c chart) svg() string {
 			fmt.Fprintf(&path, "%s%.1f %.1f", cmd, tx(p.x), ty(min(p.y, y1)))
 		}
 		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="1.5"/>`, path.String(), s.color)
+		if len(s.pts) <= maxMarkers {
+			// Few points (a limit search's steps): mark each one.
+			for _, p := range s.pts {
+				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>`, tx(p.x), ty(min(p.y, y1)), s.color)
+			}
+		}
 		lx := padL + 10 + i*150
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="3" fill="%s"/><text x="%d" y="%d" %s>%s</text>`,
 			lx, chartH-14, s.color, lx+16, chartH-10, chartFont, html.EscapeString(s.name))

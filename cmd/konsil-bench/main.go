@@ -64,7 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	f.StringVar(&cfg.APIKey, "api-key", os.Getenv("KONSIL_BENCH_API_KEY"), "tenant API key that creates and deletes the rooms (env KONSIL_BENCH_API_KEY)")
 	scenario := f.String("scenario", string(cfg.Scenario), "conference, webinar or p2p")
 	f.StringVar(&o.preset, "preset", "", "named load point: "+strings.Join(bench.PresetNames(), ", ")+" (sets scenario and room shape)")
-	f.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "conference rooms, or p2p consultations")
+	f.IntVar(&cfg.Rooms, "rooms", cfg.Rooms, "conference rooms, p2p consultations, or rooms of a preset's shape")
 	f.IntVar(&o.participants, "participants", 3, "conference: participants per room, each sending camera and microphone")
 	f.IntVar(&cfg.VideoPublishers, "publishers", 2, "webinar: video publishers")
 	f.IntVar(&cfg.AudioPublishers, "audio-publishers", 0, "webinar: audio-only publishers")
@@ -110,8 +110,12 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	cfg.VideoBitrate, cfg.AudioBitrate = *videoKbps*1000, *audioKbps*1000
 	switch {
 	case o.preset != "":
+		rooms := cfg.Rooms
 		if err := cfg.ApplyPreset(o.preset); err != nil {
 			return cfg, o, err
+		}
+		if given(f, "rooms") {
+			cfg.Rooms = rooms // that many rooms of the preset's shape
 		}
 	case cfg.Scenario == bench.Conference:
 		cfg.VideoPublishers, cfg.AudioPublishers, cfg.Subscribers = o.participants, 0, 0
@@ -133,6 +137,12 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 		}
 	}
 	return cfg, o, nil
+}
+
+func given(f *flag.FlagSet, name string) bool {
+	set := false
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
 // defaultStep is a step that moves each dimension visibly without

@@ -64,3 +64,14 @@ func TestLocalRun(t *testing.T) {
 		t.Errorf("HTML report: %v, %d bytes", err, len(page))
 	}
 }
+
+// --rooms with a preset asks for that many rooms of the preset's shape.
+func TestPresetRooms(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"--preset", "lk-4x20", "--rooms", "3"}, &bytes.Buffer{})
+	if err != nil || cfg.Rooms != 3 || cfg.Subscribers != 20 {
+		t.Errorf("%+v, %v", cfg, err)
+	}
+	if cfg, _, _ = parseFlags([]string{"--preset", "lk-4x20"}, &bytes.Buffer{}); cfg.Rooms != 1 {
+		t.Errorf("preset alone: %d rooms", cfg.Rooms)
+	}
+}
