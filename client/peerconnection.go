@@ -45,6 +45,11 @@ func settingEngine(opts Options, log *slog.Logger) webrtc.SettingEngine {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
+	if opts.RelayOnly {
+		// pion holds back a relay pair for 2 s by default, in case a
+		// better pair turns up; with relay candidates only none will.
+		se.SetRelayAcceptanceMinWait(0)
+	}
 	return se
 }
 
