@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/konsil/konsil/client/e2ee"
@@ -81,6 +82,14 @@ type ConferenceOptions struct {
 	// in order, with its sender's participant id. It runs on pion's data
 	// channel goroutine and must not call Close.
 	OnChat func(sender string, msg []byte)
+	// OnKeyframeRequest is called when the SFU asks for a keyframe (PLI,
+	// RFC 4585 §6.3.1, or FIR, RFC 5104 §4.3.1) on one of our tracks:
+	// track is the one from Tracks or VideoLayers, rid its simulcast RID
+	// ("" outside VideoLayers). An encoder should answer with a keyframe
+	// on that track soon: a new subscriber sees nothing until it comes.
+	// It runs on the track's RTCP reader and must return quickly; the
+	// SFU already paces its requests (docs/PROTOCOL.md, keyframes).
+	OnKeyframeRequest func(track webrtc.TrackLocal, rid string)
 }
 
 // Conference is one participant of a case conference: a join, a
@@ -292,7 +301,7 @@ func (c *Conference) newPeerConnection() error {
 			return fmt.Errorf("add track %s: %w", t.ID(), err)
 		}
 		c.wg.Add(1)
-		go c.readRTCP(tr.Sender(), "")
+		go c.readRTCP(tr.Sender(), t, "")
 	}
 	if err := c.addSimulcast(pc); err != nil {
 		_ = pc.Close()
@@ -348,30 +357,59 @@ func (c *Conference) addSimulcast(pc *webrtc.PeerConnection) error {
 		}
 	}
 	c.simulcast = tr
+	// pion hands each encoding's RTCP only to a reader of that encoding
+	// (RTPSender.ReadSimulcast by RID; Read serves the first alone), so
+	// every layer has a reader of its own.
 	for _, l := range layers {
 		c.wg.Add(1)
-		go c.readRTCP(tr.Sender(), l.RID())
+		go c.readRTCP(tr.Sender(), l, l.RID())
 	}
 	return nil
 }
 
-// readRTCP keeps reading a sender's RTCP, of one simulcast layer when
-// rid is set: pion's interceptors act only on what is read, and keyframe
-// requests from the SFU arrive here.
-func (c *Conference) readRTCP(sender *webrtc.RTPSender, rid string) {
+// readRTCP keeps reading the RTCP of track's sender, of one simulcast
+// layer when rid is set: pion's interceptors act only on what is read,
+// and keyframe requests from the SFU arrive here, for OnKeyframeRequest.
+func (c *Conference) readRTCP(sender *webrtc.RTPSender, track webrtc.TrackLocal, rid string) {
 	defer c.wg.Done()
 	buf := make([]byte, 1500)
 	for {
+		var n int
 		var err error
 		if rid != "" {
-			_, _, err = sender.ReadSimulcast(buf, rid)
+			n, _, err = sender.ReadSimulcast(buf, rid)
 		} else {
-			_, _, err = sender.Read(buf)
+			n, _, err = sender.Read(buf)
 		}
 		if err != nil {
 			return
 		}
+		if c.opts.OnKeyframeRequest != nil && keyframeRequested(buf[:n]) {
+			c.opts.OnKeyframeRequest(track, rid)
+		}
 	}
+}
+
+// keyframeRequested tells whether a compound RTCP packet asks for a
+// keyframe: a PLI (RFC 4585 §6.3.1) or a FIR (RFC 5104 §4.3.1). It walks
+// the common headers only (RFC 3550 §6.4.1) and allocates nothing; a
+// malformed packet asks for nothing.
+func keyframeRequested(b []byte) bool {
+	for len(b) >= 4 {
+		var h rtcp.Header
+		if err := h.Unmarshal(b); err != nil {
+			return false
+		}
+		size := (int(h.Length) + 1) * 4
+		if size > len(b) {
+			return false
+		}
+		if h.Type == rtcp.TypePayloadSpecificFeedback && (h.Count == rtcp.FormatPLI || h.Count == rtcp.FormatFIR) {
+			return true
+		}
+		b = b[size:]
+	}
+	return false
 }
 
 func (c *Conference) loop() {
