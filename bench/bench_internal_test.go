@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"encoding/binary"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/konsil/konsil/client/e2ee"
 )
@@ -61,6 +64,106 @@ func TestVideoShape(t *testing.T) {
 	o := newOpusShape(32_000)
 	if f := o.next(stamp{seq: 7}); len(f) != 80 {
 		t.Errorf("32 kbit/s Opus frame of %d bytes, want 80", len(f))
+	}
+}
+
+// A keyframe request makes the next frame a keyframe flagged as forced
+// and starts the interval again; one that falls on a keyframe that was
+// due anyway is not flagged.
+func TestVideoShapeForcedKeyframe(t *testing.T) {
+	v := newLayerShape(300_000, 30, time.Second, 320, 180, 3)
+	kinds := func(n int) (out []string) {
+		for range n {
+			f := v.next(stamp{})
+			s, err := readStamp(e2ee.CodecVP8, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case s.flags&stampForced != 0:
+				out = append(out, "forced")
+			case e2ee.Keyframe(e2ee.CodecVP8, f):
+				out = append(out, "key")
+			default:
+				out = append(out, "delta")
+			}
+		}
+		return out
+	}
+	if got := kinds(3); strings.Join(got, " ") != "key delta delta" {
+		t.Fatalf("start: %v", got)
+	}
+	v.force()
+	if got := kinds(2); strings.Join(got, " ") != "forced delta" {
+		t.Errorf("after a request: %v", got)
+	}
+	// The interval restarted at the forced keyframe: 30 frames on.
+	if got := kinds(29); got[27] != "delta" || got[28] != "key" {
+		t.Errorf("interval after the forced keyframe: frame 28 %s, 29 %s", got[27], got[28])
+	}
+	// Keyframes carry the layer's own size (RFC 6386 §9.1).
+	v.force()
+	if f := v.next(stamp{}); binary.LittleEndian.Uint16(f[6:]) != 320 || binary.LittleEndian.Uint16(f[8:]) != 180 {
+		t.Errorf("keyframe of %d×%d, want 320×180", binary.LittleEndian.Uint16(f[6:]), binary.LittleEndian.Uint16(f[8:]))
+	}
+}
+
+// recordingTrack keeps what a source wrote: whether each frame was a
+// keyframe, and whether forced.
+type recordingTrack struct{ frames []string }
+
+func (r *recordingTrack) WriteSample(s media.Sample) error {
+	st, _ := readStamp(e2ee.CodecVP8, s.Data)
+	switch {
+	case st.flags&stampForced != 0:
+		r.frames = append(r.frames, "F")
+	case e2ee.Keyframe(e2ee.CodecVP8, s.Data):
+		r.frames = append(r.frames, "K")
+	default:
+		r.frames = append(r.frames, ".")
+	}
+	return nil
+}
+
+// A simulcast publisher answers a keyframe request on the layer asked,
+// at most once per 500 ms per layer: a second request inside the window
+// waits for its end; other layers are untouched. The clock is the
+// test's.
+func TestSourceAnswersKeyframeRequests(t *testing.T) {
+	var now time.Duration
+	var measuring atomic.Bool
+	var tx atomic.Uint64
+	tracks := []*recordingTrack{{}, {}, {}}
+	s := &source{frameTime: 100 * time.Millisecond, now: func() time.Duration { return now }, measuring: &measuring, txBytes: &tx}
+	for i, l := range simulcastLayers() {
+		s.layers = append(s.layers, &videoLayer{rid: l.rid, index: uint8(i), w: tracks[i],
+			shape: newLayerShape(layerBitrate(1_000_000, i, 3), 10, time.Hour, 1280/l.scale, 720/l.scale, 1)})
+	}
+	frame := func(requests ...string) {
+		for _, rid := range requests {
+			s.requestKeyframe("video", rid)
+		}
+		s.sendVideo()
+		now += 100 * time.Millisecond
+	}
+	frame()         // 0 ms: the interval's keyframe on every layer
+	frame("f")      // 100: forced on f
+	frame("f", "h") // 200: forced on h; f waits for 600
+	frame()         // 300
+	frame("f")      // 400: still waiting
+	frame()         // 500
+	frame()         // 600: f's request is due
+	frame("q")      // 700: forced on q
+	s.requestKeyframe("audio", "")
+	frame() // 800
+	want := map[string]string{"q": "K......F.", "h": "K.F......", "f": "KF....F.."}
+	for i, l := range simulcastLayers() {
+		if got := strings.Join(tracks[i].frames, ""); got != want[l.rid] {
+			t.Errorf("layer %s: %s, want %s", l.rid, got, want[l.rid])
+		}
+	}
+	if n := s.keyframesForced.Load(); n != 4 {
+		t.Errorf("%d keyframes forced, want 4", n)
 	}
 }
 
@@ -127,6 +230,8 @@ func TestConfigValidate(t *testing.T) {
 		"relay for sfu": func(c *Config) { c.Relay = true },
 		"no duration":   func(c *Config) { c.Duration = 0 },
 		"tiny bitrate":  func(c *Config) { c.VideoBitrate = 1000 },
+		"negative view": func(c *Config) { c.ViewWidth = -1 },
+		"huge view":     func(c *Config) { c.ViewHeight = 20000 },
 	} {
 		c := ok
 		edit(&c)

@@ -61,11 +61,19 @@ func TestConferenceRoomOfThree(t *testing.T) {
 		if l := r.Latency; l.N == 0 || l.P50 <= 0 || l.P99 >= 1000 || l.Max >= 1000 {
 			t.Errorf("%s latency: %+v, want positive and under 1 s", m.kind, l)
 		}
-		for what, kbps := range map[string]float64{"received per stream": r.StreamKbps, "sent per publisher": r.SentKbps} {
-			if kbps < 0.8*r.AskedKbps || kbps > 1.2*r.AskedKbps {
-				t.Errorf("%s %s: %.0f kbit/s, asked %.0f", m.kind, what, kbps, r.AskedKbps)
+		// A receiver gets one simulcast layer of each publisher, which
+		// the SFU picks: set it against what that layer was asked.
+		for _, c := range []struct {
+			what       string
+			got, asked float64
+		}{{"received per stream (layers forwarded)", r.StreamKbps, r.ForwardedKbps}, {"sent per publisher (all layers)", r.SentKbps, r.AskedKbps}} {
+			if c.asked <= 0 || c.got < 0.8*c.asked || c.got > 1.2*c.asked {
+				t.Errorf("%s %s: %.0f kbit/s, asked %.0f", m.kind, c.what, c.got, c.asked)
 			}
 		}
+	}
+	if n := rep.Video.Layers["q"] + rep.Video.Layers["h"] + rep.Video.Layers["f"]; n != rep.Video.Streams {
+		t.Errorf("video layers %v: %d streams, want the %d that delivered", rep.Video.Layers, n, rep.Video.Streams)
 	}
 	j := rep.Join
 	for name, d := range map[string]bench.Dist{"api": j.API, "websocket": j.WebSocket, "ice": j.ICE, "first frame": j.FirstFrame, "total": j.Total} {
@@ -82,6 +90,45 @@ func TestConferenceRoomOfThree(t *testing.T) {
 	var left protocol.RoomList
 	if code := s.Do(t, http.MethodGet, "/api/v1/rooms", s.TenantKey, nil, &left); code != http.StatusOK || len(left.Rooms) != 0 {
 		t.Errorf("after the run: HTTP %d, %d rooms left, want none", code, len(left.Rooms))
+	}
+}
+
+// A webinar whose publisher sends simulcast with a keyframe only once a
+// minute: each subscriber joins after the publisher's first keyframe,
+// so the SFU must ask for one (PLI), the SDK must hand the request to
+// the publisher and the publisher must answer on that layer. The first
+// frame each subscriber receives is then a keyframe the publisher made
+// for a request, not one of its interval's.
+func TestPublisherAnswersKeyframeRequests(t *testing.T) {
+	s := testutil.StartServer(t, func(c *server.Config) {
+		c.SFUMedia = turn.MediaConfig{UDPAddr: "127.0.0.1:0"}
+	})
+	cfg := bench.Default()
+	cfg.URL, cfg.APIKey = s.URL, s.TenantKey
+	cfg.Scenario, cfg.VideoPublishers, cfg.Subscribers, cfg.PublisherAudio = bench.Webinar, 1, 2, false
+	cfg.VideoBitrate = 300_000
+	cfg.KeyframeInterval = time.Minute
+	cfg.RampRate = 0.5 // the publisher is sending well before anyone subscribes
+	cfg.Duration = 2 * time.Second
+	cfg.ServerInProcess = true
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if testing.Verbose() {
+		_ = rep.WriteSummary(os.Stderr)
+	}
+	v := rep.Video
+	if v.Streams != 2 {
+		t.Fatalf("%d video streams delivered, want 2 (one per subscriber)", v.Streams)
+	}
+	if v.FirstFrameForced != 2 {
+		t.Errorf("%d of 2 subscribers' first frames were keyframes forced by a request", v.FirstFrameForced)
+	}
+	if v.KeyframesForced == 0 {
+		t.Errorf("the publisher forced no keyframe")
 	}
 }
 

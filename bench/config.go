@@ -71,6 +71,17 @@ type Config struct {
 	FrameRate                  int
 	KeyframeInterval           time.Duration
 
+	// Simulcast: conference and webinar video publishers send three
+	// simulcast layers (q, h, f at 10, 25 and 65 % of VideoBitrate, each
+	// with keyframes of its own) instead of one layer of VideoBitrate.
+	// P2P calls always send one layer.
+	Simulcast bool
+	// ViewWidth × ViewHeight is the tile size every receiver tells the
+	// SFU it shows each video publisher at (the `view` message): the SFU
+	// sends no bigger layer than it needs. 1280×720 asks for the full
+	// layer; 0×0 would mean "not shown".
+	ViewWidth, ViewHeight int
+
 	// E2EE: conference media is SFrame-encrypted with a room secret, and
 	// P2P calls run the fingerprint check. Off: frames go as they are.
 	E2EE bool
@@ -107,6 +118,7 @@ const (
 	maxRooms        = 1000
 	maxRampRate     = 1000 // joins started per second
 	maxJoinTimeout  = 5 * time.Minute
+	maxViewSide     = 16384 // docs/PROTOCOL.md, view
 )
 
 // ErrConfig wraps every reason a Config is refused.
@@ -132,12 +144,14 @@ func PresetNames() []string {
 }
 
 // Default is a small conference: one room of three, each sending
-// camera (1 Mbit/s, 30 fps) and microphone (32 kbit/s), SFrame on.
+// camera (1 Mbit/s in three simulcast layers, 30 fps) and microphone
+// (32 kbit/s), SFrame on, everyone shown at 1280×720.
 func Default() Config {
 	return Config{
 		Scenario: Conference, Rooms: 1, VideoPublishers: 3, PublisherAudio: true,
 		VideoBitrate: 1_000_000, AudioBitrate: 32_000, FrameRate: 30,
 		KeyframeInterval: 2 * time.Second, E2EE: true,
+		Simulcast: true, ViewWidth: frameWidth, ViewHeight: frameHeight,
 		RampRate: 10, JoinTimeout: 20 * time.Second, Duration: 30 * time.Second,
 	}
 }
@@ -220,6 +234,8 @@ func (c *Config) CheckLoad() error {
 		return bad("join timeout %v out of range (0, %v]", c.JoinTimeout, maxJoinTimeout)
 	case c.Duration <= 0 || c.Duration > maxDuration:
 		return bad("duration %v out of range (0, %v]", c.Duration, maxDuration)
+	case c.ViewWidth < 0 || c.ViewHeight < 0 || c.ViewWidth > maxViewSide || c.ViewHeight > maxViewSide:
+		return bad("view %d×%d out of range 0..%d", c.ViewWidth, c.ViewHeight, maxViewSide)
 	case c.Relay && c.Scenario != P2P:
 		return bad("--relay applies to p2p consultations only")
 	}

@@ -111,8 +111,8 @@ func (rep *Report) shapeLine() string {
 		return fmt.Sprintf("%d two-party consultations (relay %t); video %.0f kbit/s %d fps, audio %.0f kbit/s",
 			s.Rooms, s.Relay, s.VideoKbps, s.FrameRate, s.AudioKbps)
 	}
-	return fmt.Sprintf("%d room(s) × %d video + %d audio publishers + %d subscribers; video %.0f kbit/s %d fps, audio %.0f kbit/s; E2EE %t",
-		s.Rooms, s.VideoPublishers, s.AudioPublishers, s.Subscribers, s.VideoKbps, s.FrameRate, s.AudioKbps, s.E2EE)
+	return fmt.Sprintf("%d room(s) × %d video + %d audio publishers + %d subscribers; video %.0f kbit/s %d fps in %d layer(s), shown at %d×%d; audio %.0f kbit/s; E2EE %t",
+		s.Rooms, s.VideoPublishers, s.AudioPublishers, s.Subscribers, s.VideoKbps, s.FrameRate, s.SimulcastLayers, s.ViewWidth, s.ViewHeight, s.AudioKbps, s.E2EE)
 }
 
 // charts are the report's pictures, in the order shown.

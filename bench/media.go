@@ -14,23 +14,34 @@ import (
 // decryption and the server can neither read nor forge it.
 //
 //	magic "KBch" | sequence uint32 | send time int64 ns since the run's epoch
+//	| simulcast layer uint8 (0 q, 1 h, 2 f; 0 for one layer) | flags uint8
+//
+// All layers of one video frame carry the same sequence number, so a
+// receiver's count of lost frames runs on across the SFU's layer switches.
 const (
 	stampMagic = "KBch"
-	stampLen   = 4 + 4 + 8
+	stampLen   = 4 + 4 + 8 + 1 + 1
 )
+
+// stampForced flags a keyframe made because a keyframe request (PLI or
+// FIR) came, not on the keyframe interval's clock.
+const stampForced = 1 << 0
 
 // errNoStamp: a frame carries no bench stamp (not ours, or cut short).
 var errNoStamp = errors.New("bench: frame carries no stamp")
 
 type stamp struct {
-	seq  uint32
-	sent time.Duration // since the run's epoch
+	seq   uint32
+	sent  time.Duration // since the run's epoch
+	layer uint8
+	flags uint8
 }
 
 func putStamp(b []byte, s stamp) {
 	copy(b, stampMagic)
 	binary.BigEndian.PutUint32(b[4:], s.seq)
 	binary.BigEndian.PutUint64(b[8:], uint64(s.sent))
+	b[16], b[17] = s.layer, s.flags
 }
 
 // readStamp reads the stamp of a clear (decrypted) frame of codec.
@@ -40,20 +51,26 @@ func readStamp(codec e2ee.Codec, frame []byte) (stamp, error) {
 	if len(b) < stampLen || string(b[:4]) != stampMagic {
 		return stamp{}, errNoStamp
 	}
-	return stamp{seq: binary.BigEndian.Uint32(b[4:]), sent: time.Duration(binary.BigEndian.Uint64(b[8:]))}, nil
+	return stamp{
+		seq: binary.BigEndian.Uint32(b[4:]), sent: time.Duration(binary.BigEndian.Uint64(b[8:])),
+		layer: b[16], flags: b[17],
+	}, nil
 }
 
 // videoShape makes VP8-shaped frames: a keyframe every keyframe interval,
 // about keyframeRatio times the size of a delta frame, and sizes that
-// vary by ±10 % around the mean while averaging the asked bitrate.
+// vary by ±10 % around the mean while averaging the asked bitrate. A
+// forced keyframe (force) restarts the interval, as encoders do.
 //
 // A videoShape is used by one goroutine.
 type videoShape struct {
-	delta, key int // mean sizes in bytes
-	gop        int // frames from one keyframe to the next
-	n          int // frames made so far
-	rnd        *rand.Rand
-	buf        []byte
+	delta, key    int // mean sizes in bytes
+	gop           int // frames from one keyframe to the next
+	n             int // frames made since the last keyframe's start
+	width, height uint16
+	forced        bool // the next frame is a keyframe asked for
+	rnd           *rand.Rand
+	buf           []byte
 }
 
 // keyframeRatio: real VP8 keyframes at these bitrates are several times a
@@ -61,25 +78,41 @@ type videoShape struct {
 // bursts should see that.
 const keyframeRatio = 6
 
-// Frame dimensions written in keyframe headers (RFC 6386 §9.1).
+// Frame dimensions written in keyframe headers (RFC 6386 §9.1) of the
+// full layer; simulcast layers below it halve them per step.
 const frameWidth, frameHeight = 1280, 720
 
 func newVideoShape(bitrate, fps int, keyframeInterval time.Duration, seed uint64) *videoShape {
+	return newLayerShape(bitrate, fps, keyframeInterval, frameWidth, frameHeight, seed)
+}
+
+func newLayerShape(bitrate, fps int, keyframeInterval time.Duration, width, height uint16, seed uint64) *videoShape {
 	gop := max(1, int(keyframeInterval.Seconds()*float64(fps)+0.5))
 	gopBytes := float64(bitrate) / 8 * float64(gop) / float64(fps)
 	delta := int(gopBytes / float64(keyframeRatio+gop-1))
 	minSize := 10 + stampLen
 	return &videoShape{
 		delta: max(delta, minSize), key: max(delta*keyframeRatio, minSize), gop: gop,
+		width: width, height: height,
 		rnd: rand.New(rand.NewPCG(seed, 0x6b6f6e73696c)),
 	}
 }
 
+// force makes the next frame a keyframe, flagged in its stamp, and
+// starts the keyframe interval again from it.
+func (v *videoShape) force() { v.forced = true }
+
 // next returns the next frame, stamped with s. The slice is reused by the
 // following call.
 func (v *videoShape) next(s stamp) []byte {
+	if v.forced {
+		if v.n != 0 { // not due anyway: this keyframe is the request's
+			s.flags |= stampForced
+		}
+		v.forced, v.n = false, 0
+	}
 	keyframe := v.n%v.gop == 0
-	v.n++
+	v.n = (v.n + 1) % v.gop
 	size := v.delta
 	if keyframe {
 		size = v.key
@@ -100,8 +133,8 @@ func (v *videoShape) next(s stamp) []byte {
 	f[0], f[1], f[2] = byte(tag), byte(tag>>8), byte(tag>>16)
 	if keyframe {
 		f[3], f[4], f[5] = 0x9d, 0x01, 0x2a
-		binary.LittleEndian.PutUint16(f[6:], frameWidth)
-		binary.LittleEndian.PutUint16(f[8:], frameHeight)
+		binary.LittleEndian.PutUint16(f[6:], v.width)
+		binary.LittleEndian.PutUint16(f[8:], v.height)
 		p = 10
 	}
 	putStamp(f[p:], s)

@@ -41,6 +41,13 @@ type participant struct {
 
 	src *source
 
+	// views: the video publishers p has been sent, which it tells the
+	// SFU it shows at the configured tile size; viewMu orders the view
+	// messages. conf is set once the join returned.
+	viewMu sync.Mutex
+	views  []protocol.View
+	conf   atomic.Pointer[client.Conference]
+
 	mu      sync.Mutex
 	id      string
 	times   joinTimes
@@ -84,47 +91,88 @@ func (t apiTimer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// newSource builds p's synthetic tracks, wrapped with SFrame when sealed.
-func (r *run) newSource(p *participant, sealed bool) (*source, []webrtc.TrackLocal, error) {
+// published is what a participant sends: tracks, and the video layers
+// when it publishes simulcast.
+type published struct {
+	tracks, layers []webrtc.TrackLocal
+}
+
+// newSource builds p's synthetic tracks, wrapped with SFrame when sealed:
+// with simulcast (conferences and webinars) three video layers, else one.
+func (r *run) newSource(p *participant, sealed bool) (*source, published, error) {
+	var out published
 	if p.role == roleSubscriber {
-		return nil, nil, nil
+		return nil, out, nil
 	}
 	id := fmt.Sprintf("bench-%d-%d", p.room, p.index)
 	src := &source{
 		frameTime: time.Second / time.Duration(r.cfg.FrameRate),
 		now:       r.now, measuring: &r.measuring, txBytes: &r.txBytes,
 		ashape: newOpusShape(r.cfg.AudioBitrate),
-		vshape: newVideoShape(r.cfg.VideoBitrate, r.cfg.FrameRate, r.cfg.KeyframeInterval, uint64(p.room)<<16|uint64(p.index)),
 	}
-	var tracks []webrtc.TrackLocal
-	add := func(mime, kind string) (sampleWriter, error) {
-		t, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, kind, id)
+	add := func(mime, kind, rid string) (webrtc.TrackLocal, sampleWriter, error) {
+		var opts []func(*webrtc.TrackLocalStaticRTP)
+		if rid != "" {
+			opts = append(opts, webrtc.WithRTPStreamID(rid))
+		}
+		t, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, kind, id, opts...)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("%s track: %w", kind, err)
 		}
 		if !sealed {
-			tracks = append(tracks, t)
-			return t, nil
+			return t, t, nil
 		}
 		st, err := client.NewSFrameTrack(t)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("%s track: %w", kind, err)
 		}
-		tracks = append(tracks, st)
-		return st, nil
+		return st, st, nil
 	}
-	var err error
 	if p.role == roleVideo {
-		if src.video, err = add(webrtc.MimeTypeVP8, "video"); err != nil {
-			return nil, nil, err
+		if err := r.addVideo(p, src, &out, add); err != nil {
+			return nil, out, err
 		}
 	}
 	if p.role == roleAudio || (p.role == roleVideo && (r.cfg.PublisherAudio || r.cfg.Scenario == P2P)) {
-		if src.audio, err = add(webrtc.MimeTypeOpus, "audio"); err != nil {
-			return nil, nil, err
+		t, w, err := add(webrtc.MimeTypeOpus, "audio", "")
+		if err != nil {
+			return nil, out, err
 		}
+		src.audio = w
+		out.tracks = append(out.tracks, t)
 	}
-	return src, tracks, nil
+	return src, out, nil
+}
+
+// trackMaker makes one local track of the participant, sealed or not;
+// rid names its simulcast layer ("" for none).
+type trackMaker func(mime, kind, rid string) (webrtc.TrackLocal, sampleWriter, error)
+
+// addVideo adds p's camera to src and out: one layer of VideoBitrate, or
+// with simulcast (not in P2P calls) the three layers of simulcastLayers.
+func (r *run) addVideo(p *participant, src *source, out *published, add trackMaker) error {
+	seed := uint64(p.room)<<16 | uint64(p.index)<<4
+	if !r.cfg.Simulcast || r.cfg.Scenario == P2P {
+		t, w, err := add(webrtc.MimeTypeVP8, "video", "")
+		if err != nil {
+			return err
+		}
+		src.layers = []*videoLayer{{w: w, shape: newVideoShape(r.cfg.VideoBitrate, r.cfg.FrameRate, r.cfg.KeyframeInterval, seed)}}
+		out.tracks = append(out.tracks, t)
+		return nil
+	}
+	specs := simulcastLayers()
+	for i, l := range specs {
+		t, w, err := add(webrtc.MimeTypeVP8, "video", l.rid)
+		if err != nil {
+			return err
+		}
+		shape := newLayerShape(layerBitrate(r.cfg.VideoBitrate, i, len(specs)), r.cfg.FrameRate, r.cfg.KeyframeInterval,
+			frameWidth/l.scale, frameHeight/l.scale, seed|uint64(i))
+		src.layers = append(src.layers, &videoLayer{rid: l.rid, index: uint8(i), w: w, shape: shape})
+		out.layers = append(out.layers, t)
+	}
+	return nil
 }
 
 // receive starts counting a remote track of publisher at p; it runs on
@@ -136,12 +184,51 @@ func (r *run) receive(p *participant, track *webrtc.TrackRemote, publisher strin
 	}
 	st := newStreamStats(track.Kind().String(), publisher)
 	p.addStream(st)
+	if track.Kind() == webrtc.RTPCodecTypeVideo && r.cfg.Scenario != P2P {
+		r.showVideo(p, publisher)
+	}
 	rc := &receiver{
 		codec: codec, open: open, stats: st, now: r.now, measuring: &r.measuring,
 		rxPackets: &r.rxPackets, rxBytes: &r.rxBytes,
 		onFrame: func(now time.Duration) { p.mark(&p.times.firstFrame, now) },
 	}
 	rc.run(track)
+}
+
+// showVideo tells the SFU that p shows publisher's video at the
+// configured tile size, with every video publisher p was sent before: a
+// view message replaces the last. Before the join returned the views
+// are only noted; sendViews sends them then.
+func (r *run) showVideo(p *participant, publisher string) {
+	p.viewMu.Lock()
+	defer p.viewMu.Unlock()
+	for _, v := range p.views {
+		if v.Peer == publisher {
+			return
+		}
+	}
+	if len(p.views) >= maxRoomSize {
+		return
+	}
+	p.views = append(p.views, protocol.View{Peer: publisher, Width: r.cfg.ViewWidth, Height: r.cfg.ViewHeight})
+	r.sendViewsLocked(p)
+}
+
+func (r *run) sendViews(p *participant) {
+	p.viewMu.Lock()
+	defer p.viewMu.Unlock()
+	r.sendViewsLocked(p)
+}
+
+// sendViewsLocked sends p's views; p.viewMu is held.
+func (r *run) sendViewsLocked(p *participant) {
+	c := p.conf.Load()
+	if c == nil || len(p.views) == 0 {
+		return
+	}
+	if err := c.SetViews(p.views); err != nil {
+		r.log.Warn("send views", "room", p.room, "index", p.index, "err", err)
+	}
 }
 
 // watchICE records when ICE connects. The SDK uses the connection state
@@ -169,7 +256,7 @@ func (r *run) httpClient(p *participant) *http.Client {
 
 // joinConference joins p to its SFU room and waits until media flows.
 func (r *run) joinConference(ctx context.Context, p *participant, secret []byte, keys *roomKeys) error {
-	src, tracks, err := r.newSource(p, secret != nil)
+	src, pub, err := r.newSource(p, secret != nil)
 	if err != nil {
 		return err
 	}
@@ -178,11 +265,16 @@ func (r *run) joinConference(ctx context.Context, p *participant, secret []byte,
 		open = keys.open
 	}
 	opts := client.ConferenceOptions{
-		HTTPClient: r.httpClient(p), Tracks: tracks, LoopbackOnly: r.cfg.LoopbackOnly,
-		Logger: r.log, RoomSecret: secret,
+		HTTPClient: r.httpClient(p), Tracks: pub.tracks, VideoLayers: pub.layers,
+		LoopbackOnly: r.cfg.LoopbackOnly, Logger: r.log, RoomSecret: secret,
 		OnTrack: func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver, publisher string) {
 			r.receive(p, t, publisher, open)
 		},
+	}
+	if src != nil {
+		// A real encoder answers the SFU's PLI within a frame; without
+		// this a new subscriber waits for the next interval's keyframe.
+		opts.OnKeyframeRequest = func(t webrtc.TrackLocal, rid string) { src.requestKeyframe(t.Kind().String(), rid) }
 	}
 	p.mark(&p.times.start, r.now())
 	c, err := client.DialConference(ctx, r.cfg.URL, protocol.JoinRequest{Token: p.token}, opts)
@@ -193,6 +285,8 @@ func (r *run) joinConference(ctx context.Context, p *participant, secret []byte,
 	p.mu.Lock()
 	p.id, p.conn = c.Self(), c
 	p.mu.Unlock()
+	p.conf.Store(c)
+	r.sendViews(p)
 	r.watchICE(p, c.PeerConnection())
 	if err := c.WaitConnected(ctx); err != nil {
 		return err
@@ -205,13 +299,13 @@ func (r *run) joinConference(ctx context.Context, p *participant, secret []byte,
 // joinCall joins p to its peer-to-peer consultation and waits until the
 // call is up (with E2EE: the fingerprints verified).
 func (r *run) joinCall(ctx context.Context, p *participant, secret []byte) error {
-	src, tracks, err := r.newSource(p, false)
+	src, pub, err := r.newSource(p, false)
 	if err != nil {
 		return err
 	}
 	var call atomic.Pointer[client.Call]
 	opts := client.Options{
-		HTTPClient: r.httpClient(p), Tracks: tracks, LoopbackOnly: r.cfg.LoopbackOnly,
+		HTTPClient: r.httpClient(p), Tracks: pub.tracks, LoopbackOnly: r.cfg.LoopbackOnly,
 		RelayOnly: r.cfg.Relay, Logger: r.log, RoomSecret: secret,
 		OnTrack: func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			peer := "peer"

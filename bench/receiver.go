@@ -27,6 +27,11 @@ type streamStats struct {
 	badFrames            uint64 // did not decrypt or carried no stamp
 	latency              *histogram
 	jitter               time.Duration // RFC 3550 §6.4.1 estimator over frames
+	// layerFrames counts frames per simulcast layer (stamp.layer).
+	layerFrames [maxLayers]uint64
+	// firstForced: the first frame that arrived, in any phase, was a
+	// keyframe the publisher made for a keyframe request.
+	firstForced bool
 
 	// Sequence state, kept in every phase.
 	haveSeq, haveRTP bool
@@ -58,10 +63,17 @@ func (s *streamStats) packet(seq uint16, n int, measuring bool) {
 	}
 }
 
-// frame counts one frame with its stamp, n clear bytes, arrived at now.
-func (s *streamStats) frame(st stamp, n int, now time.Duration, measuring bool) {
+// maxLayers bounds the simulcast layers a stream is counted on.
+const maxLayers = 3
+
+// frame counts one frame with its stamp, n clear bytes, arrived at now;
+// key says it is a keyframe.
+func (s *streamStats) frame(st stamp, n int, key bool, now time.Duration, measuring bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.haveSeq {
+		s.firstForced = key && st.flags&stampForced != 0
+	}
 	if s.haveSeq {
 		d := int32(st.seq - s.lastSeq)
 		if d <= 0 {
@@ -82,6 +94,9 @@ func (s *streamStats) frame(st stamp, n int, now time.Duration, measuring bool) 
 		s.frames++
 		s.mediaBytes += uint64(n)
 		s.latency.add(transit)
+		if int(st.layer) < maxLayers {
+			s.layerFrames[st.layer]++
+		}
 	}
 }
 
@@ -124,6 +139,12 @@ type receiver struct {
 	vp8 vp8Assembler
 	pkt rtp.Packet
 	dec []byte
+	// decodable: a video keyframe arrived whole. Before it a decoder
+	// has nothing to refer delta frames to, so they are not counted:
+	// the SFU may start a subscriber on a keyframe that is lost while
+	// the subscriber's DTLS is still coming up, and then asks the
+	// publisher for another one.
+	decodable bool
 }
 
 // maxPacket is larger than any RTP packet on a 1,500-byte path.
@@ -159,6 +180,14 @@ func (r *receiver) run(src rtpSource) {
 
 func (r *receiver) onWholeFrame(frame []byte, measuring bool) {
 	now := r.now()
+	// The VP8 frame tag is in SFrame's clear prefix: readable sealed.
+	key := r.codec == e2ee.CodecVP8 && e2ee.Keyframe(r.codec, frame)
+	if r.codec == e2ee.CodecVP8 && !r.decodable {
+		if !key {
+			return
+		}
+		r.decodable = true
+	}
 	clear := frame
 	if r.open != nil {
 		pt, err := r.open(r.dec[:0], r.codec, frame)
@@ -173,7 +202,7 @@ func (r *receiver) onWholeFrame(frame []byte, measuring bool) {
 		r.stats.bad(measuring)
 		return
 	}
-	r.stats.frame(st, len(clear), now, measuring)
+	r.stats.frame(st, len(clear), key, now, measuring)
 	if r.onFrame != nil {
 		r.onFrame(now)
 	}

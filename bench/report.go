@@ -51,9 +51,12 @@ type Shape struct {
 	FrameRate        int     `json:"frame_rate"`
 	KeyframeInterval float64 `json:"keyframe_interval_s"`
 	SimulcastLayers  int     `json:"simulcast_layers"`
-	E2EE             bool    `json:"e2ee"`
-	Relay            bool    `json:"relay,omitempty"`
-	DurationSeconds  float64 `json:"duration_s"`
+	// ViewWidth × ViewHeight is the tile size receivers told the SFU.
+	ViewWidth       int     `json:"view_width,omitempty"`
+	ViewHeight      int     `json:"view_height,omitempty"`
+	E2EE            bool    `json:"e2ee"`
+	Relay           bool    `json:"relay,omitempty"`
+	DurationSeconds float64 `json:"duration_s"`
 }
 
 // Participants counts joins.
@@ -110,8 +113,21 @@ type MediaReport struct {
 	// publisher's track; AskedKbps what the publisher was asked to send.
 	StreamKbps float64 `json:"stream_kbps"`
 	AskedKbps  float64 `json:"asked_kbps"`
-	// SentKbps is the mean bitrate a publisher handed to its track.
+	// SentKbps is the mean bitrate a publisher handed to its track (all
+	// simulcast layers together).
 	SentKbps float64 `json:"sent_kbps"`
+	// ForwardedKbps is what StreamKbps should be: the mean, over the
+	// streams, of the bitrate asked of the layers each one received,
+	// weighted by its frames on each (AskedKbps without simulcast).
+	ForwardedKbps float64 `json:"forwarded_kbps"`
+	// Layers counts video streams by the simulcast layer ("q", "h", "f";
+	// "single" without simulcast) most of their measured frames came on.
+	Layers map[string]int `json:"layers,omitempty"`
+	// KeyframesForced counts keyframes publishers made for the SFU's
+	// keyframe requests during the whole run; FirstFrameForced the
+	// streams whose first frame was one of them.
+	KeyframesForced  uint64 `json:"keyframes_forced,omitempty"`
+	FirstFrameForced int    `json:"first_frame_forced,omitempty"`
 }
 
 // Traffic is the whole run's media in the measured window: in is what
@@ -176,10 +192,13 @@ func (r *run) report(w window) *Report {
 			Rooms: cfg.Rooms, VideoPublishers: cfg.VideoPublishers, AudioPublishers: cfg.AudioPublishers,
 			Subscribers: cfg.Subscribers, PublisherAudio: cfg.PublisherAudio || cfg.Scenario == P2P,
 			VideoKbps: float64(cfg.VideoBitrate) / 1e3, AudioKbps: float64(cfg.AudioBitrate) / 1e3,
-			FrameRate: cfg.FrameRate, KeyframeInterval: cfg.KeyframeInterval.Seconds(), SimulcastLayers: 1,
+			FrameRate: cfg.FrameRate, KeyframeInterval: cfg.KeyframeInterval.Seconds(), SimulcastLayers: r.publishedLayers(),
 			E2EE: cfg.E2EE, Relay: cfg.Relay, DurationSeconds: cfg.Duration.Seconds(),
 		},
 		MeasuredSeconds: w.seconds(),
+	}
+	if cfg.Scenario != P2P {
+		rep.Shape.ViewWidth, rep.Shape.ViewHeight = cfg.ViewWidth, cfg.ViewHeight
 	}
 	if cfg.Scenario == P2P {
 		rep.Shape.VideoPublishers, rep.Shape.AudioPublishers, rep.Shape.Subscribers = 2, 0, 0
@@ -303,6 +322,7 @@ func (r *run) reportMedia(rep *Report, w window) {
 		lat := newHistogram()
 		var mediaBytes uint64
 		var jitterSum time.Duration
+		var forwardedSum float64
 		for _, p := range r.participants {
 			p.mu.Lock()
 			streams := slices.Clone(p.streams)
@@ -316,6 +336,17 @@ func (r *run) reportMedia(rep *Report, w window) {
 					m.Streams++
 					jitterSum += s.jitter
 					m.JitterMaxMs = max(m.JitterMaxMs, ms(s.jitter))
+					if kind == "video" {
+						kbps, layer := r.forwarded(s)
+						forwardedSum += kbps
+						if m.Layers == nil {
+							m.Layers = map[string]int{}
+						}
+						m.Layers[layer]++
+					}
+				}
+				if s.firstForced {
+					m.FirstFrameForced++
 				}
 				m.Frames += s.frames
 				m.FramesLost += s.framesLost
@@ -340,9 +371,13 @@ func (r *run) reportMedia(rep *Report, w window) {
 		}
 		if kind == "video" {
 			m.AskedKbps = float64(r.cfg.VideoBitrate) / 1e3
+			if m.Streams > 0 {
+				m.ForwardedKbps = forwardedSum / float64(m.Streams)
+			}
 			rep.Video = m
 		} else {
 			m.AskedKbps = float64(r.cfg.AudioBitrate) / 1e3
+			m.ForwardedKbps = m.AskedKbps
 			rep.Audio = m
 		}
 	}
@@ -352,6 +387,39 @@ func (r *run) reportMedia(rep *Report, w window) {
 		rep.Traffic.OutPPS = float64(outPackets) / secs
 	}
 	rep.Traffic.OutPackets = outPackets
+}
+
+// publishedLayers is how many video layers each publisher sends.
+func (r *run) publishedLayers() int {
+	if r.cfg.Simulcast && r.cfg.Scenario != P2P {
+		return len(simulcastLayers())
+	}
+	return 1
+}
+
+// forwarded is the bitrate asked of the layers s received, weighted by
+// its measured frames on each, in kbit/s, and the layer most of them
+// came on. s.mu is held.
+func (r *run) forwarded(s *streamStats) (float64, string) {
+	n := r.publishedLayers()
+	if n == 1 {
+		return float64(r.cfg.VideoBitrate) / 1e3, "single"
+	}
+	var total uint64
+	var kbps float64
+	top := 0
+	for i := range n {
+		f := s.layerFrames[i]
+		total += f
+		kbps += float64(f) * float64(layerBitrate(r.cfg.VideoBitrate, i, n)) / 1e3
+		if f > s.layerFrames[top] {
+			top = i
+		}
+	}
+	if total == 0 {
+		return 0, simulcastLayers()[top].rid
+	}
+	return kbps / float64(total), simulcastLayers()[top].rid
 }
 
 // reportSent fills what the publishers sent.
@@ -365,9 +433,10 @@ func (r *run) reportSent(rep *Report, secs float64) {
 		if src == nil {
 			continue
 		}
-		if src.video != nil {
+		if len(src.layers) > 0 {
 			vPubs++
 			vBytes += src.videoBytes.Load()
+			rep.Video.KeyframesForced += src.keyframesForced.Load()
 		}
 		if src.audio != nil {
 			aPubs++
@@ -459,7 +528,13 @@ func (r *run) warnings(rep *Report) []string {
 func (r *run) notes() []string {
 	notes := []string{"latency is send-to-receive on one clock: publishers and receivers are in the bench process"}
 	if r.cfg.Scenario != P2P {
-		notes = append(notes, "one video layer per publisher: the bench does not publish simulcast yet")
+		if r.publishedLayers() > 1 {
+			notes = append(notes, fmt.Sprintf("video in %d simulcast layers q/h/f at 10/25/65 %% of the bitrate; receivers show every video at %d×%d, the SFU picks each stream's layer from that and its bandwidth estimate; kbit/s per stream is set against the layers forwarded",
+				r.publishedLayers(), r.cfg.ViewWidth, r.cfg.ViewHeight))
+		} else {
+			notes = append(notes, "one video layer per publisher (--simulcast=false)")
+		}
+		notes = append(notes, "publishers answer the SFU's keyframe requests (at most one forced keyframe per layer per 500 ms)")
 	}
 	switch {
 	case r.cfg.Scenario == P2P:
@@ -501,8 +576,8 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	if rep.Scenario == P2P {
 		shape = fmt.Sprintf("%d two-party consultations (relay %t)", s.Rooms, s.Relay)
 	}
-	fmt.Fprintf(tw, "konsil-bench %s: %s; video %.0f kbit/s %d fps, audio %.0f kbit/s; E2EE %t; measured %.1f s\n",
-		name, shape, s.VideoKbps, s.FrameRate, s.AudioKbps, s.E2EE, rep.MeasuredSeconds)
+	fmt.Fprintf(tw, "konsil-bench %s: %s; video %.0f kbit/s %d fps in %d layer(s), shown at %d×%d, audio %.0f kbit/s; E2EE %t; measured %.1f s\n",
+		name, shape, s.VideoKbps, s.FrameRate, s.SimulcastLayers, s.ViewWidth, s.ViewHeight, s.AudioKbps, s.E2EE, rep.MeasuredSeconds)
 	fmt.Fprintf(tw, "participants\t%d/%d joined\t%d failed\n", rep.Participants.Joined, rep.Participants.Wanted, rep.Participants.Failed)
 	fmt.Fprintf(tw, "join (ms)\tp50\tp95\tp99\tmax\n")
 	j := rep.Join
@@ -513,7 +588,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\n", row.name, row.d.P50, row.d.P95, row.d.P99, row.d.Max)
 	}
 	fmt.Fprintf(tw, "join rate\t%.1f joins/s completed\t(ramp %.1f/s offered)\n", j.CompletedPerSecond, j.OfferedPerSecond)
-	fmt.Fprintf(tw, "media\tstreams\tlatency p50/p95/p99 ms\tframe loss\tpacket loss\tjitter ms\tkbit/s per stream (asked)\n")
+	fmt.Fprintf(tw, "media\tstreams\tlatency p50/p95/p99 ms\tframe loss\tpacket loss\tjitter ms\tkbit/s per stream (of the layers forwarded)\n")
 	for _, m := range []struct {
 		name string
 		r    MediaReport
@@ -522,7 +597,11 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d/%d\t%.1f / %.1f / %.1f\t%.3f %%\t%.3f %%\t%.2f\t%.0f (%.0f)\n", m.name, m.r.Streams, m.r.StreamsExpected,
-			m.r.Latency.P50, m.r.Latency.P95, m.r.Latency.P99, m.r.FrameLoss*100, m.r.PacketLoss*100, m.r.JitterMs, m.r.StreamKbps, m.r.AskedKbps)
+			m.r.Latency.P50, m.r.Latency.P95, m.r.Latency.P99, m.r.FrameLoss*100, m.r.PacketLoss*100, m.r.JitterMs, m.r.StreamKbps, m.r.ForwardedKbps)
+	}
+	if v := rep.Video; len(v.Layers) > 0 || v.KeyframesForced > 0 {
+		fmt.Fprintf(tw, "video layers\tstreams on q/h/f %d/%d/%d (single %d)\tkeyframes forced by requests %d\tfirst frame forced on %d streams\n",
+			v.Layers["q"], v.Layers["h"], v.Layers["f"], v.Layers["single"], v.KeyframesForced, v.FirstFrameForced)
 	}
 	fmt.Fprintf(tw, "traffic\tin %.2f Mbit/s\tout %.2f Mbit/s\tout %.0f packets/s\n", rep.Traffic.InMbps, rep.Traffic.OutMbps, rep.Traffic.OutPPS)
 	if rep.Server.Available {

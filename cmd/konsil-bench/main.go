@@ -73,6 +73,8 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	audioKbps := f.Int("audio-kbps", cfg.AudioBitrate/1000, "audio bitrate per publisher, kbit/s")
 	f.IntVar(&cfg.FrameRate, "fps", cfg.FrameRate, "video frames per second")
 	f.DurationVar(&cfg.KeyframeInterval, "keyframe-interval", cfg.KeyframeInterval, "time between video keyframes")
+	f.BoolVar(&cfg.Simulcast, "simulcast", cfg.Simulcast, "conference/webinar: video in three simulcast layers q/h/f at 10/25/65 % of --video-kbps; false: one layer")
+	view := f.String("view", fmt.Sprintf("%dx%d", cfg.ViewWidth, cfg.ViewHeight), "conference/webinar: tile size WxH every receiver shows each video at (the SFU's layer choice); 1280x720 asks for the full layer")
 	f.BoolVar(&cfg.E2EE, "e2ee", cfg.E2EE, "SFrame-encrypt conference media (p2p: fingerprint check)")
 	f.BoolVar(&cfg.Relay, "relay", false, "p2p: send media through the server's TURN relay only")
 	f.Float64Var(&cfg.RampRate, "ramp", cfg.RampRate, "participants starting to join per second")
@@ -108,6 +110,11 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 	o.limit.MaxLoss = *lossPct / 100
 	cfg.Scenario = bench.Scenario(*scenario)
 	cfg.VideoBitrate, cfg.AudioBitrate = *videoKbps*1000, *audioKbps*1000
+	w, h, err := parseView(*view)
+	if err != nil {
+		return cfg, o, err
+	}
+	cfg.ViewWidth, cfg.ViewHeight = w, h
 	switch {
 	case o.preset != "":
 		rooms := cfg.Rooms
@@ -137,6 +144,16 @@ func parseFlags(args []string, stderr io.Writer) (bench.Config, options, error) 
 		}
 	}
 	return cfg, o, nil
+}
+
+// parseView reads a tile size "WxH" (or "W×H").
+func parseView(s string) (int, int, error) {
+	var w, h int
+	s = strings.ReplaceAll(s, "×", "x")
+	if n, err := fmt.Sscanf(s, "%dx%d", &w, &h); err != nil || n != 2 || fmt.Sprintf("%dx%d", w, h) != s {
+		return 0, 0, fmt.Errorf("%w: --view %q: want WIDTHxHEIGHT, e.g. 1280x720", bench.ErrConfig, s)
+	}
+	return w, h, nil
 }
 
 func given(f *flag.FlagSet, name string) bool {

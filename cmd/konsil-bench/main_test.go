@@ -36,6 +36,18 @@ func TestFlags(t *testing.T) {
 	if _, _, err := parseFlags([]string{"--preset", "nope"}, &bytes.Buffer{}); err == nil {
 		t.Error("unknown preset accepted")
 	}
+	if !cfg.Simulcast || cfg.ViewWidth != 1280 || cfg.ViewHeight != 720 {
+		t.Errorf("default: simulcast %t, view %d×%d; want on, 1280×720", cfg.Simulcast, cfg.ViewWidth, cfg.ViewHeight)
+	}
+	cfg, _, err = parseFlags([]string{"--simulcast=false", "--view", "320x180"}, &bytes.Buffer{})
+	if err != nil || cfg.Simulcast || cfg.ViewWidth != 320 || cfg.ViewHeight != 180 {
+		t.Errorf("--simulcast=false --view 320x180: %+v, %v", cfg, err)
+	}
+	for _, v := range []string{"1280", "x720", "1280x720x1", "-1x5", "axb"} {
+		if _, _, err := parseFlags([]string{"--view", v}, &bytes.Buffer{}); err == nil {
+			t.Errorf("--view %q accepted", v)
+		}
+	}
 }
 
 // With no --url the command starts its own server in a child process,
