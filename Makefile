@@ -66,7 +66,7 @@ fuzz:
 BENCH_ARGS ?= --scenario conference --rooms 1 --participants 5 --duration 30s
 bench:
 	mkdir -p artifacts/bench
-	$(GO) run ./cmd/konsil-bench $(BENCH_ARGS) --json artifacts/bench/report.json
+	$(GO) run ./cmd/konsil-bench $(BENCH_ARGS) --json artifacts/bench/report.json --html artifacts/bench/report.html
 
 # Go micro-benchmarks: P2P join latency, SFU forwarding CPU, TURN relay.
 gobench:
