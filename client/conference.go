@@ -277,7 +277,7 @@ func conferenceAPI(opts Options, first []interceptor.Factory, log *slog.Logger) 
 }
 
 func (c *Conference) newPeerConnection() error {
-	api, err := conferenceAPI(Options{LoopbackOnly: c.opts.LoopbackOnly}, c.opts.Interceptors, c.log)
+	api, err := conferenceAPI(Options{LoopbackOnly: c.opts.LoopbackOnly, RelayOnly: c.opts.RelayOnly}, c.opts.Interceptors, c.log)
 	if err != nil {
 		return err
 	}
