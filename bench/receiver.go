@@ -32,6 +32,12 @@ type streamStats struct {
 	// firstForced: the first frame that arrived, in any phase, was a
 	// keyframe the publisher made for a keyframe request.
 	firstForced bool
+	// layer is the simulcast layer of the last frame, layerSince when it
+	// became that layer (every phase); switches counts changes while
+	// measuring.
+	layer      uint8
+	layerSince time.Duration
+	switches   uint64
 
 	// Sequence state, kept in every phase.
 	haveSeq, haveRTP bool
@@ -73,6 +79,12 @@ func (s *streamStats) frame(st stamp, n int, key bool, now time.Duration, measur
 	defer s.mu.Unlock()
 	if !s.haveSeq {
 		s.firstForced = key && st.flags&stampForced != 0
+		s.layer, s.layerSince = st.layer, now
+	} else if st.layer != s.layer {
+		s.layer, s.layerSince = st.layer, now
+		if measuring {
+			s.switches++
+		}
 	}
 	if s.haveSeq {
 		d := int32(st.seq - s.lastSeq)
@@ -98,6 +110,14 @@ func (s *streamStats) frame(st stamp, n int, key bool, now time.Duration, measur
 			s.layerFrames[st.layer]++
 		}
 	}
+}
+
+// steadySince is when s last changed layer (or got its first frame);
+// ok is false before any frame.
+func (s *streamStats) steadySince() (at time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.layerSince, s.haveSeq
 }
 
 func (s *streamStats) bad(measuring bool) {

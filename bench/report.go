@@ -128,6 +128,9 @@ type MediaReport struct {
 	// streams whose first frame was one of them.
 	KeyframesForced  uint64 `json:"keyframes_forced,omitempty"`
 	FirstFrameForced int    `json:"first_frame_forced,omitempty"`
+	// LayerSwitches counts the layer changes the receivers saw while
+	// measuring.
+	LayerSwitches uint64 `json:"layer_switches,omitempty"`
 }
 
 // Traffic is the whole run's media in the measured window: in is what
@@ -348,6 +351,7 @@ func (r *run) reportMedia(rep *Report, w window) {
 				if s.firstForced {
 					m.FirstFrameForced++
 				}
+				m.LayerSwitches += s.switches
 				m.Frames += s.frames
 				m.FramesLost += s.framesLost
 				m.BadFrames += s.badFrames
@@ -534,7 +538,11 @@ func (r *run) notes() []string {
 		} else {
 			notes = append(notes, "one video layer per publisher (--simulcast=false)")
 		}
-		notes = append(notes, "publishers answer the SFU's keyframe requests (at most one forced keyframe per layer per 500 ms)")
+		notes = append(notes, "publishers answer the SFU's keyframe requests (at most one forced keyframe per layer per 500 ms); receivers count video from the first whole keyframe on")
+		if r.publishedLayers() > 1 {
+			notes = append(notes, fmt.Sprintf("measured from %.1f s after the last join, once no video stream had changed layer for %v (at most %v)",
+				r.settled.Seconds(), layersQuiet, settleMax))
+		}
 	}
 	switch {
 	case r.cfg.Scenario == P2P:
@@ -600,8 +608,8 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 			m.r.Latency.P50, m.r.Latency.P95, m.r.Latency.P99, m.r.FrameLoss*100, m.r.PacketLoss*100, m.r.JitterMs, m.r.StreamKbps, m.r.ForwardedKbps)
 	}
 	if v := rep.Video; len(v.Layers) > 0 || v.KeyframesForced > 0 {
-		fmt.Fprintf(tw, "video layers\tstreams on q/h/f %d/%d/%d (single %d)\tkeyframes forced by requests %d\tfirst frame forced on %d streams\n",
-			v.Layers["q"], v.Layers["h"], v.Layers["f"], v.Layers["single"], v.KeyframesForced, v.FirstFrameForced)
+		fmt.Fprintf(tw, "video layers\tstreams on q/h/f %d/%d/%d (single %d)\tswitches while measuring %d\tkeyframes forced by requests %d, first frame forced on %d streams\n",
+			v.Layers["q"], v.Layers["h"], v.Layers["f"], v.Layers["single"], v.LayerSwitches, v.KeyframesForced, v.FirstFrameForced)
 	}
 	fmt.Fprintf(tw, "traffic\tin %.2f Mbit/s\tout %.2f Mbit/s\tout %.0f packets/s\n", rep.Traffic.InMbps, rep.Traffic.OutMbps, rep.Traffic.OutPPS)
 	if rep.Server.Available {

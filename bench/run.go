@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,8 @@ type run struct {
 
 	rooms        []string // ids, to delete
 	participants []*participant
+	// settled is how long media ran after the last join before measuring.
+	settled time.Duration
 
 	// Owned by the sampler until it stops.
 	timeline []Sample
@@ -64,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// The hard bound of the whole run: ramp, the last join, measuring,
 	// and half a minute to leave and clean up.
 	ramp := time.Duration(float64(cfg.Participants()) / cfg.RampRate * float64(time.Second))
-	ctx, cancel := context.WithTimeout(ctx, ramp+cfg.JoinTimeout+cfg.Duration+30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, ramp+cfg.JoinTimeout+settleMax+cfg.Duration+30*time.Second)
 	defer cancel()
 	return r.execute(ctx)
 }
@@ -205,12 +208,63 @@ func (r *run) settle() time.Duration {
 	return min(r.cfg.KeyframeInterval+500*time.Millisecond, 5*time.Second)
 }
 
+// Simulcast settling: the SFU starts each subscriber low and raises its
+// layers as its bandwidth estimate (GCC) grows, some 8 % a second, so
+// the first seconds are a climb, not the steady load to measure. The
+// run waits until no video stream has changed layer for layersQuiet,
+// but at most settleMax.
+const (
+	layersQuiet = 3 * time.Second
+	settleMax   = 30 * time.Second
+)
+
+// settleLayers waits, after the keyframe settle, until the video
+// streams' layers are steady (see layersQuiet), polling every 250 ms,
+// and returns how long the whole settle took.
+func (r *run) settleLayers(ctx context.Context, start time.Duration) time.Duration {
+	if r.publishedLayers() == 1 {
+		return r.now() - start
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for r.now()-start < settleMax && !r.layersSteady(r.now()) {
+		select {
+		case <-ctx.Done():
+			return r.now() - start
+		case <-tick.C:
+		}
+	}
+	return r.now() - start
+}
+
+// layersSteady: every video stream has frames and none changed layer in
+// the last layersQuiet.
+func (r *run) layersSteady(now time.Duration) bool {
+	for _, p := range r.participants {
+		p.mu.Lock()
+		streams := slices.Clone(p.streams)
+		p.mu.Unlock()
+		for _, s := range streams {
+			if s.kind != "video" {
+				continue
+			}
+			at, ok := s.steadySince()
+			if !ok || now-at < layersQuiet {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // measure lets the load run for Duration and returns the window.
 func (r *run) measure(ctx context.Context, s *sampler) window {
+	settleStart := r.now()
 	select {
 	case <-ctx.Done():
 	case <-time.After(r.settle()):
 	}
+	r.settled = r.settleLayers(ctx, settleStart)
 	start := s.snapshot(ctx)
 	r.measuring.Store(true)
 	select {
