@@ -584,8 +584,12 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	if rep.Scenario == P2P {
 		shape = fmt.Sprintf("%d two-party consultations (relay %t)", s.Rooms, s.Relay)
 	}
-	fmt.Fprintf(tw, "konsil-bench %s: %s; video %.0f kbit/s %d fps in %d layer(s), shown at %d×%d, audio %.0f kbit/s; E2EE %t; measured %.1f s\n",
-		name, shape, s.VideoKbps, s.FrameRate, s.SimulcastLayers, s.ViewWidth, s.ViewHeight, s.AudioKbps, s.E2EE, rep.MeasuredSeconds)
+	view := ""
+	if rep.Scenario != P2P {
+		view = fmt.Sprintf(", shown at %d×%d", s.ViewWidth, s.ViewHeight)
+	}
+	fmt.Fprintf(tw, "konsil-bench %s: %s; video %.0f kbit/s %d fps in %d layer(s)%s, audio %.0f kbit/s; E2EE %t; measured %.1f s\n",
+		name, shape, s.VideoKbps, s.FrameRate, s.SimulcastLayers, view, s.AudioKbps, s.E2EE, rep.MeasuredSeconds)
 	fmt.Fprintf(tw, "participants\t%d/%d joined\t%d failed\n", rep.Participants.Joined, rep.Participants.Wanted, rep.Participants.Failed)
 	fmt.Fprintf(tw, "join (ms)\tp50\tp95\tp99\tmax\n")
 	j := rep.Join
