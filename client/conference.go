@@ -10,10 +10,10 @@ import (
 	"sync"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/konsil/konsil/client/e2ee"
+	"github.com/konsil/konsil/internal/rtcpfb"
 	"github.com/konsil/konsil/protocol"
 )
 
@@ -384,32 +384,10 @@ func (c *Conference) readRTCP(sender *webrtc.RTPSender, track webrtc.TrackLocal,
 		if err != nil {
 			return
 		}
-		if c.opts.OnKeyframeRequest != nil && keyframeRequested(buf[:n]) {
+		if c.opts.OnKeyframeRequest != nil && rtcpfb.AsksKeyframe(buf[:n]) {
 			c.opts.OnKeyframeRequest(track, rid)
 		}
 	}
-}
-
-// keyframeRequested tells whether a compound RTCP packet asks for a
-// keyframe: a PLI (RFC 4585 §6.3.1) or a FIR (RFC 5104 §4.3.1). It walks
-// the common headers only (RFC 3550 §6.4.1) and allocates nothing; a
-// malformed packet asks for nothing.
-func keyframeRequested(b []byte) bool {
-	for len(b) >= 4 {
-		var h rtcp.Header
-		if err := h.Unmarshal(b); err != nil {
-			return false
-		}
-		size := (int(h.Length) + 1) * 4
-		if size > len(b) {
-			return false
-		}
-		if h.Type == rtcp.TypePayloadSpecificFeedback && (h.Count == rtcp.FormatPLI || h.Count == rtcp.FormatFIR) {
-			return true
-		}
-		b = b[size:]
-	}
-	return false
 }
 
 func (c *Conference) loop() {

@@ -297,38 +297,6 @@ func rtcpBytes(t testing.TB, pkts ...rtcp.Packet) []byte {
 	return b
 }
 
-func TestWantsKeyframe(t *testing.T) {
-	rr := &rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: 2}}}
-	for _, tc := range []struct {
-		name string
-		raw  []byte
-		want bool
-	}{
-		{"PLI", rtcpBytes(t, &rtcp.PictureLossIndication{MediaSSRC: 2}), true},
-		{"FIR", rtcpBytes(t, &rtcp.FullIntraRequest{MediaSSRC: 2, FIR: []rtcp.FIREntry{{SSRC: 2}}}), true},
-		{"receiver report", rtcpBytes(t, rr), false},
-		{"receiver report then PLI", rtcpBytes(t, rr, &rtcp.PictureLossIndication{MediaSSRC: 2}), true},
-		{"REMB is not a keyframe request", rtcpBytes(t, &rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 1e6, SSRCs: []uint32{2}}), false},
-		{"generic NACK", rtcpBytes(t, &rtcp.TransportLayerNack{MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 7}}}), false},
-		{"truncated PLI", rtcpBytes(t, &rtcp.PictureLossIndication{MediaSSRC: 2})[:8], false},
-		{"empty", nil, false},
-		{"garbage", []byte{0xff, 0xff, 0xff, 0xff, 0xff}, false},
-	} {
-		if got := wantsKeyframe(tc.raw); got != tc.want {
-			t.Errorf("%s: wantsKeyframe = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-func FuzzWantsKeyframe(f *testing.F) {
-	f.Add(rtcpBytes(f, &rtcp.PictureLossIndication{MediaSSRC: 2}))
-	f.Add(rtcpBytes(f, &rtcp.ReceiverReport{SSRC: 1}, &rtcp.FullIntraRequest{MediaSSRC: 2, FIR: []rtcp.FIREntry{{SSRC: 2}}}))
-	f.Add([]byte{0x80, 0xce, 0x00, 0x00})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		wantsKeyframe(b) // must not panic
-	})
-}
-
 func FuzzPacketParse(f *testing.F) {
 	f.Add(append([]byte{0xa0, 96, 0, 1, 0, 0, 0, 9, 0, 0, 0, 42}, 1, 2, 3, 0, 2))
 	f.Add(append([]byte{0x90, 96, 0, 1, 0, 0, 0, 9, 0, 0, 0, 42, 0xbe, 0xde, 0, 1, 0x10, 1, 0, 0}, 9))

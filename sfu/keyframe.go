@@ -2,8 +2,6 @@ package sfu
 
 import (
 	"time"
-
-	"github.com/pion/rtcp"
 )
 
 // throttle paces keyframe requests to one publisher track: at most one
@@ -39,28 +37,6 @@ func (th *throttle) due(now time.Time) (send bool, wait time.Duration) {
 	}
 	th.last, th.pending = now, false
 	return true, 0
-}
-
-// wantsKeyframe tells whether a compound RTCP packet from a subscriber
-// asks for a keyframe: a PLI (RFC 4585 §6.3.1) or a FIR (RFC 5104
-// §4.3.1). It walks the common headers only and allocates nothing; a
-// malformed packet asks for nothing.
-func wantsKeyframe(b []byte) bool {
-	for len(b) >= 4 {
-		var h rtcp.Header
-		if err := h.Unmarshal(b); err != nil {
-			return false
-		}
-		size := (int(h.Length) + 1) * 4
-		if size > len(b) {
-			return false
-		}
-		if h.Type == rtcp.TypePayloadSpecificFeedback && (h.Count == rtcp.FormatPLI || h.Count == rtcp.FormatFIR) {
-			return true
-		}
-		b = b[size:]
-	}
-	return false
 }
 
 // vp8Keyframe tells whether an RTP packet of a VP8 track starts a

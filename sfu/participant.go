@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/konsil/konsil/internal/rtcpfb"
 	"github.com/konsil/konsil/protocol"
 )
 
@@ -374,7 +375,7 @@ func (p *Participant) readSenderRTCP(dt *DownTrack, sender *webrtc.RTPSender) {
 		if err != nil {
 			return
 		}
-		if wantsKeyframe(buf[:n]) {
+		if rtcpfb.AsksKeyframe(buf[:n]) {
 			dt.requestKeyframe()
 		}
 		b := dt.binding.Load()
