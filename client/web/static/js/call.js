@@ -15,8 +15,7 @@
 // "chat" {text, mine}, "chat-state" {ready}, "chat-error", "security"
 // {reason}, "ended" {reason}.
 
-import { Signaling } from './signaling.js';
-import { join, wsURL, JoinError } from './api.js';
+import { Session } from './session.js';
 import { fingerprintMAC, fingerprintOf, verifyFingerprintMAC } from './e2ee/fingerprint.js';
 import { openChat, openName, sealChat, sealName } from './e2ee/seal.js';
 import { decodeMeta, encodeMeta, META_FP, META_NAME } from './e2ee/meta.js';
@@ -25,7 +24,7 @@ const VERIFY_TIMEOUT_MS = 15000;
 const MAX_PENDING_CANDIDATES = 256;
 const KINDS = ['audio', 'video'];
 
-export class Call extends EventTarget {
+export class Call extends Session {
   /**
    * @param {object} o
    * @param {{token?: string, code?: string}} o.credential what /join takes
@@ -34,27 +33,10 @@ export class Call extends EventTarget {
    * @param {string} o.name our display name
    * @param {MediaStream} o.localStream camera and microphone (may lack either)
    */
-  constructor({ credential, join: joined, keys, name, localStream }) {
-    super();
-    this.credential = credential;
-    this.join = joined;
-    this.keys = keys;
-    this.name = name;
-    this.localStream = localStream;
-    // Kinds we send (or will send again after "camera off").
-    this.sends = { audio: localStream.getAudioTracks().length > 0, video: localStream.getVideoTracks().length > 0 };
-    this.self = '';
+  constructor(o) {
+    super(o);
     this.peer = '';
     this.present = false;
-    this.pc = null;
-    this.dc = null;
-    this.pending = [];
-    this.remoteStream = null;
-    this.sig = null;
-    this.queue = Promise.resolve();
-    this.ended = false;
-    this.reconnecting = false;
-    this.retry = 0;
     // The fingerprint check (docs/SECURITY.md): lastOffered is the
     // fingerprint of the latest SDP the peer sent, proven the ones its
     // MACs confirmed, remoteFp the one of the applied remote description.
@@ -64,27 +46,6 @@ export class Call extends EventTarget {
     this.verified = false;
     this.verifyTimer = 0;
     this.macCache = new Map();
-    this.onOnline = () => this.enqueue(() => this.networkChanged());
-  }
-
-  /** Opens signaling; the rest follows from the peer's presence. */
-  async start() {
-    window.addEventListener('online', this.onOnline);
-    await this.openSignaling();
-  }
-
-  enqueue(f) {
-    this.queue = this.queue.then(() => (this.ended ? undefined : f())).catch((err) => console.warn('konsil:', err));
-    return this.queue;
-  }
-
-  emit(type, detail = {}) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-
-  status(state) {
-    this.state = state;
-    this.emit('status', { state });
   }
 
   /** The status while the peer is present, from ICE and the check. */
@@ -101,25 +62,10 @@ export class Call extends EventTarget {
 
   // --- signaling ---------------------------------------------------------
 
+  /** Opens signaling; the rest follows from the peer's presence. */
   async openSignaling() {
-    // A session token is good for 10 minutes; the pre-call check may
-    // have taken longer, and a reconnect always needs a fresh one.
-    if (!this.join || new Date(this.join.expires_at).getTime() - Date.now() < 30000) {
-      this.join = await join(this.credential);
-    }
-    const sig = new Signaling(wsURL(this.join.ws_url), this.join.session_token);
-    const welcome = await sig.connect();
-    performance.mark('konsil:welcome');
-    if (this.ended) {
-      sig.close();
-      return;
-    }
-    const old = this.sig;
-    this.sig = sig;
-    if (old) old.close();
-    sig.addEventListener('message', (ev) => this.enqueue(() => this.handle(ev.detail)));
-    sig.addEventListener('closed', (ev) => this.onSignalClosed(sig, ev.detail));
-    this.self = welcome.self.id;
+    const welcome = await this.connectSignaling();
+    if (!welcome) return;
     this.present = false;
     for (const p of welcome.peers || []) {
       if (this.setPeer(p.id)) this.present = true;
@@ -129,8 +75,6 @@ export class Call extends EventTarget {
         this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: this.join.ice_servers });
       } catch { /* keep the old servers */ }
     }
-    this.retry = 0;
-    this.reconnecting = false;
     this.enqueue(async () => {
       if (!this.present) {
         this.status(this.verified ? 'peer-lost' : 'waiting');
@@ -140,41 +84,6 @@ export class Call extends EventTarget {
       await this.negotiate(true);
       await this.sendName();
     });
-  }
-
-  onSignalClosed(sig, { reason }) {
-    if (sig !== this.sig || this.ended) return;
-    switch (reason) {
-      case 'room_closed':
-      case 'room_deleted':
-      case 'replaced':
-        this.end(reason);
-        return;
-      default:
-        this.reconnectSignaling(reason === 'server_shutdown' ? 1000 + Math.random() * 2000 : 0);
-    }
-  }
-
-  /** Opens a new signaling session after a loss, with backoff. */
-  reconnectSignaling(delay = 0) {
-    if (this.reconnecting || this.ended) return;
-    this.reconnecting = true;
-    this.status('reconnecting');
-    const attempt = async () => {
-      if (this.ended) return;
-      try {
-        this.join = null;
-        await this.openSignaling();
-      } catch (err) {
-        if (err instanceof JoinError && (err.code === 'room_closed' || err.code === 'not_found')) {
-          this.end(err.code === 'room_closed' ? 'room_closed' : 'room_deleted');
-          return;
-        }
-        this.retry++;
-        setTimeout(attempt, Math.min(10000, 500 * 2 ** this.retry) * (0.75 + Math.random() / 2));
-      }
-    };
-    setTimeout(attempt, delay);
   }
 
   send(m) {
@@ -532,10 +441,6 @@ export class Call extends EventTarget {
   // --- ending -------------------------------------------------------------
 
   /** Leaves the room on purpose. */
-  leave() {
-    this.end('left');
-  }
-
   end(reason, detail = '') {
     if (this.ended) return;
     this.ended = true;

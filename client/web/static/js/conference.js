@@ -25,8 +25,7 @@
 // name or a track), "chat" {text, mine, name}, "chat-state" {ready},
 // "chat-error", "ended" {reason}.
 
-import { Signaling } from './signaling.js';
-import { join, wsURL, JoinError } from './api.js';
+import { Session } from './session.js';
 import { openChat, openMute, openName, sealChat, sealMute, sealName } from './e2ee/seal.js';
 import { decodeMeta, encodeMeta, META_MUTE, META_NAME } from './e2ee/meta.js';
 import { decodeMuteState, encodeMuteState, newerMuteState } from './e2ee/mutestate.js';
@@ -61,59 +60,23 @@ export function parseRelayedChat(buf) {
   return { sender: utf8.decode(b.subarray(1, 1 + b[0])), sealed: b.subarray(1 + b[0]) };
 }
 
-export class Conference extends EventTarget {
+export class Conference extends Session {
   /**
    * @param {object} o as for Call: credential, join, keys, name, localStream
    */
-  constructor({ credential, join: joined, keys, name, localStream }) {
-    super();
-    this.credential = credential;
-    this.join = joined;
-    this.keys = keys;
-    this.name = name;
-    this.localStream = localStream;
-    this.sends = { audio: localStream.getAudioTracks().length > 0, video: localStream.getVideoTracks().length > 0 };
+  constructor(o) {
+    super(o);
     this.conference = true;
-    this.self = '';
     this.selfKid = null;
     /** @type {Map<string, {id: string, kid: number|null, name: string, stream: MediaStream, receivers: Map<string, RTCRtpReceiver>}>} */
     this.people = new Map();
-    this.pc = null;
-    this.dc = null;
     this.mids = {};
-    this.pending = [];
     /** @type {Map<string, {width: number, height: number}>} tile sizes by participant, for the SFU */
     this.views = new Map();
     this.viewTimer = 0;
-    this.sig = null;
-    this.queue = Promise.resolve();
-    this.ended = false;
-    this.reconnecting = false;
-    this.retry = 0;
-    this.e2ee = new FrameEncryption(keys.media);
+    this.e2ee = new FrameEncryption(o.keys.media);
     // DTLS ends at the SFU: nothing to verify with the others (see top).
     this.verified = true;
-    this.remoteStream = null;
-    this.onOnline = () => this.enqueue(() => this.networkChanged());
-  }
-
-  async start() {
-    window.addEventListener('online', this.onOnline);
-    await this.openSignaling();
-  }
-
-  enqueue(f) {
-    this.queue = this.queue.then(() => (this.ended ? undefined : f())).catch((err) => console.warn('konsil:', err));
-    return this.queue;
-  }
-
-  emit(type, detail = {}) {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-
-  status(state) {
-    this.state = state;
-    this.emit('status', { state });
   }
 
   currentStatus() {
@@ -126,23 +89,8 @@ export class Conference extends EventTarget {
   // --- signaling ---------------------------------------------------------
 
   async openSignaling() {
-    if (!this.join || new Date(this.join.expires_at).getTime() - Date.now() < 30000) {
-      this.join = await join(this.credential);
-    }
-    const sig = new Signaling(wsURL(this.join.ws_url), this.join.session_token);
-    const welcome = await sig.connect();
-    performance.mark('konsil:welcome');
-    if (this.ended) {
-      sig.close();
-      return;
-    }
-    const old = this.sig;
-    this.sig = sig;
-    if (old) old.close();
-    // Attached before any await: the SFU's offer follows welcome at once.
-    sig.addEventListener('message', (ev) => this.enqueue(() => this.handle(ev.detail)));
-    sig.addEventListener('closed', (ev) => this.onSignalClosed(sig, ev.detail));
-    this.self = welcome.self.id;
+    const welcome = await this.connectSignaling();
+    if (!welcome) return;
     // A new session has a new KID (never reuse a KID with a counter
     // that starts again at 0).
     this.selfKid = validKid(welcome.self.kid);
@@ -155,8 +103,6 @@ export class Conference extends EventTarget {
     }
     for (const id of this.people.keys()) if (!seen.has(id)) this.people.delete(id);
     this.emit('participants');
-    this.retry = 0;
-    this.reconnecting = false;
     // A new session has a new PeerConnection at the SFU: we build ours
     // and offer first; the SFU's candidates wait for its answer.
     this.freshSession = true;
@@ -166,40 +112,6 @@ export class Conference extends EventTarget {
       this.status(this.currentStatus());
       for (const p of welcome.peers || []) await this.sendMeta(p.id);
     });
-  }
-
-  onSignalClosed(sig, { reason }) {
-    if (sig !== this.sig || this.ended) return;
-    switch (reason) {
-      case 'room_closed':
-      case 'room_deleted':
-      case 'replaced':
-        this.end(reason);
-        return;
-      default:
-        this.reconnectSignaling(reason === 'server_shutdown' ? 1000 + Math.random() * 2000 : 0);
-    }
-  }
-
-  reconnectSignaling(delay = 0) {
-    if (this.reconnecting || this.ended) return;
-    this.reconnecting = true;
-    this.status('reconnecting');
-    const attempt = async () => {
-      if (this.ended) return;
-      try {
-        this.join = null;
-        await this.openSignaling();
-      } catch (err) {
-        if (err instanceof JoinError && (err.code === 'room_closed' || err.code === 'not_found')) {
-          this.end(err.code === 'room_closed' ? 'room_closed' : 'room_deleted');
-          return;
-        }
-        this.retry++;
-        setTimeout(attempt, Math.min(10000, 500 * 2 ** this.retry) * (0.75 + Math.random() / 2));
-      }
-    };
-    setTimeout(attempt, delay);
   }
 
   send(to, m) {
@@ -568,10 +480,6 @@ export class Conference extends EventTarget {
   }
 
   // --- ending -------------------------------------------------------------
-
-  leave() {
-    this.end('left');
-  }
 
   end(reason, detail = '') {
     if (this.ended) return;
