@@ -33,6 +33,9 @@ type DownTrack struct {
 	target, current atomic.Int32
 	// switches counts layer switches (the SFU's total).
 	switches *atomic.Uint64
+	// squeeze holds this source back from a layer that did not fit the
+	// subscriber's budget; owned by the subscriber's loop (selectLayers).
+	squeeze squeeze
 
 	// Owned by the subscriber's writer goroutine. started is set after
 	// the first packet that really left (DTLS up): that is when a

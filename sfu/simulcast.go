@@ -181,6 +181,17 @@ type layerInput struct {
 	viewed        bool
 	// current is the layer forwarded now (layerNone: none).
 	current int
+	// squeeze is this source's hold: Choose updates it, the caller
+	// keeps it for the next call (see LayerSelector).
+	squeeze squeeze
+}
+
+// squeeze records that layer, the next layer up, did not fit the budget
+// of one source at a moment: the source may not go up to it, or beyond,
+// until it has fitted for upHold.
+type squeeze struct {
+	at    time.Time
+	layer int
 }
 
 // LayerSelector picks, for one subscriber, the layer of every video
@@ -189,16 +200,16 @@ type layerInput struct {
 // negotiation loop; time is passed in.
 //
 // Down-switches take effect at once (at the next keyframe of the lower
-// layer). Up-switches wait until the budget has covered the allocation
-// for upHold without squeezing any source: GCC's estimate rises after
-// every quiet second and falls at the first loss, and a subscriber whose
-// link just choked must not be sent the big layer again a moment later.
+// layer). An up-switch of a source to a layer that did not fit its
+// budget waits until that layer has fitted for upHold: GCC's estimate
+// rises after every quiet second and falls at the first loss, and a
+// subscriber whose link just choked must not be sent the big layer
+// again a moment later. The hold is per source and per layer, so a
+// source squeezed at f may still go up to h, and a source that fits is
+// not held back because another one does not.
 type LayerSelector struct {
 	upHold time.Duration
-	// lastSqueeze is when a source last got less than its tile needed
-	// for want of budget.
-	lastSqueeze time.Time
-	order       []int
+	order  []int
 }
 
 // defaultUpHold is how long the estimate must cover a bigger layer
@@ -233,7 +244,6 @@ func (s *LayerSelector) Choose(budget int, now time.Time, in []layerInput, out [
 			budget -= src.rates[lo]
 		}
 	}
-	squeezed := false
 	for _, i := range s.order {
 		src := &in[i]
 		if out[i] == layerNone {
@@ -246,23 +256,37 @@ func (s *LayerSelector) Choose(budget int, now time.Time, in []layerInput, out [
 			}
 			extra := src.rates[l] - src.rates[out[i]]
 			if extra > budget {
-				squeezed = true
+				s.squeezed(src, l, now)
 				break
 			}
 			budget -= extra
 			out[i] = l
 		}
 	}
-	hold := !s.lastSqueeze.IsZero() && now.Sub(s.lastSqueeze) < s.upHold
 	for i := range in {
-		cur := in[i].current
-		if hold && cur != layerNone && out[i] > cur && in[i].live[cur] {
-			out[i] = cur
+		src := &in[i]
+		cur := src.current
+		if cur == layerNone || out[i] <= cur || !src.live[cur] || !s.holding(src.squeeze, now) {
+			continue
 		}
+		// Up, but not to the layer that did not fit, nor beyond it.
+		out[i] = max(cur, min(out[i], src.squeeze.layer-1))
 	}
-	if squeezed {
-		s.lastSqueeze = now
+}
+
+// holding tells whether a squeeze still holds its source back.
+func (s *LayerSelector) holding(sq squeeze, now time.Time) bool {
+	return !sq.at.IsZero() && now.Sub(sq.at) < s.upHold
+}
+
+// squeezed records that layer did not fit src's budget at now. A hold
+// on a lower layer still running is kept as it is: that layer has not
+// fitted for upHold yet.
+func (s *LayerSelector) squeezed(src *layerInput, layer int, now time.Time) {
+	if s.holding(src.squeeze, now) && src.squeeze.layer <= layer {
+		return
 	}
+	src.squeeze = squeeze{at: now, layer: layer}
 }
 
 func area(src layerInput) int {
@@ -347,7 +371,7 @@ func (p *Participant) selectLayers() {
 	// same order every time, so the budget does not flap between them.
 	sort.Slice(p.selDTs, func(a, b int) bool { return p.selDTs[a].track.id < p.selDTs[b].track.id })
 	for _, dt := range p.selDTs {
-		in := layerInput{current: int(dt.current.Load())}
+		in := layerInput{current: int(dt.current.Load()), squeeze: dt.squeeze}
 		for i := range dt.track.layers {
 			if l := dt.track.layers[i].Load(); l != nil {
 				in.rates[i], in.live[i] = l.meter.rate(now)
@@ -364,6 +388,7 @@ func (p *Participant) selectLayers() {
 	out := p.selOut[:len(p.selIn)]
 	p.selector.Choose(budget, now, p.selIn, out)
 	for i, dt := range p.selDTs {
+		dt.squeeze = p.selIn[i].squeeze
 		if dt.setTarget(out[i]) {
 			p.log.Debug("layer target", "track", dt.track.id, "layer", out[i], "estimate", estimate)
 		}

@@ -353,3 +353,61 @@ func TestLayerSwitchDoesNotAllocate(t *testing.T) {
 		t.Errorf("%.1f allocations per switching frame", allocs)
 	}
 }
+
+// The hold is per source and per layer: after a squeeze, a source that
+// fits goes up at once though another one is held, and a source held
+// back from f may still go up to h.
+func TestLayerSelectorHoldsOnlyTheSqueezedLayer(t *testing.T) {
+	all := [maxLayers]bool{true, true, true}
+	rates := [maxLayers]int{100_000, 300_000, 900_000}
+	in := []layerInput{
+		{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerF},
+		{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerF},
+	}
+	s := LayerSelector{upHold: 3 * time.Second}
+	out := make([]int, 2)
+	at := time.Unix(100, 0)
+	step := func(budget int) []int {
+		at = at.Add(500 * time.Millisecond)
+		s.Choose(budget, at, in, out)
+		for i := range in {
+			in[i].current = out[i]
+		}
+		return out
+	}
+	// The link chokes: both down to q, both squeezed at h.
+	if got := step(250_000); fmt.Sprint(got) != fmt.Sprint([]int{layerQ, layerQ}) {
+		t.Fatalf("choked: %v", got)
+	}
+	// Room for one f (and h for the other) comes back: nobody goes up
+	// within 3 s of the squeeze at h.
+	if got := step(1_400_000); fmt.Sprint(got) != fmt.Sprint([]int{layerQ, layerQ}) {
+		t.Fatalf("at once: %v, want both held at q", got)
+	}
+	for range 5 {
+		step(1_400_000)
+	}
+	// 3 s on: the first fits f; the second fits h but not f, and goes up
+	// to h (its hold is at f now, not at h).
+	if got := step(1_400_000); fmt.Sprint(got) != fmt.Sprint([]int{layerF, layerH}) {
+		t.Fatalf("3 s later: %v, want [f h]", got)
+	}
+	// The second is squeezed at f from now on, but the first, which
+	// fits, is not held back by it: it drops with the budget and ...
+	if got := step(1_000_000); fmt.Sprint(got) != fmt.Sprint([]int{layerF, layerQ}) {
+		t.Fatalf("budget for one f: %v, want [f q]", got)
+	}
+	// ... the second may climb back to h only once h fitted for 3 s.
+	if got := step(1_400_000); fmt.Sprint(got) != fmt.Sprint([]int{layerF, layerQ}) {
+		t.Fatalf("right after: %v, want [f q]", got)
+	}
+	// Choked again, then room for one f only: the second is squeezed
+	// in every round, yet the first goes back up to f after 3 s.
+	step(250_000)
+	for range 5 {
+		step(1_000_000)
+	}
+	if got := step(1_000_000); fmt.Sprint(got) != fmt.Sprint([]int{layerF, layerQ}) {
+		t.Fatalf("one f's worth, 3 s on: %v, want [f q]", got)
+	}
+}
