@@ -375,16 +375,7 @@ export class Conference extends Session {
 
   /** Replaces the outgoing track of a kind (device switch, camera on/off). */
   async replaceTrack(kind, track) {
-    for (const t of this.localStream.getTracks()) {
-      if (t.kind === kind && t !== track) {
-        this.localStream.removeTrack(t);
-        t.stop();
-      }
-    }
-    if (track) {
-      this.localStream.addTrack(track);
-      this.sends[kind] = true;
-    }
+    this.setLocalTrack(kind, track);
     const pc = this.pc;
     if (!pc) return;
     const tr = pc.getTransceivers().find((x) => !x.stopped && x.mid === this.mids[kind]);

@@ -122,6 +122,24 @@ export class Session extends EventTarget {
     setTimeout(attempt, delay);
   }
 
+  /**
+   * Makes track the local stream's only track of its kind (null: none),
+   * stopping the one it replaces. The subclass then hands it to its
+   * sender (replaceTrack).
+   */
+  setLocalTrack(kind, track) {
+    for (const t of this.localStream.getTracks()) {
+      if (t.kind === kind && t !== track) {
+        this.localStream.removeTrack(t);
+        t.stop();
+      }
+    }
+    if (track) {
+      this.localStream.addTrack(track);
+      this.sends[kind] = true;
+    }
+  }
+
   leave() {
     this.end('left');
   }
