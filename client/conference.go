@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 
@@ -56,7 +57,8 @@ type ConferenceOptions struct {
 	VideoLayers []webrtc.TrackLocal
 	// OnTrack is called, in a goroutine of its own, for every track the
 	// SFU forwards, with the participant id of its publisher. The track
-	// ends (reads fail) when the publisher leaves.
+	// ends (reads fail) when the publisher leaves, or when Reconnect
+	// replaces our PeerConnection: the new one brings every track again.
 	OnTrack func(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver, publisher string)
 	// LoopbackOnly gathers only 127.0.0.1 UDP candidates: for tests and
 	// the bench on one machine.
@@ -97,36 +99,42 @@ type ConferenceOptions struct {
 // offer, right after the welcome, with our tracks (simulcast video goes
 // out reliably only on sections the sender offers) and the chat channel;
 // the SFU answers and makes every later offer (whenever tracks come or
-// go), which the Conference answers, so offers never cross.
+// go), which the Conference answers, so offers never cross. Reconnect
+// starts over the same way on a new session and a new PeerConnection.
 //
-// Negotiation runs on one goroutine (loop) fed by signaling; mu guards
-// what pion's callbacks and the accessors read.
+// Negotiation runs on one goroutine (loop) fed by signaling and by
+// commands (SetViews, Reconnect); it alone changes the session and the
+// PeerConnection, under mu, which guards what pion's callbacks and the
+// accessors read.
 type Conference struct {
-	opts ConferenceOptions
-	log  *slog.Logger
-	sig  *Signal
-	pc   *webrtc.PeerConnection
-	join protocol.JoinResponse
+	opts    ConferenceOptions
+	log     *slog.Logger
+	baseURL string
+	req     protocol.JoinRequest
+	self    string // our participant id; every join with req gives the same
 
 	events    chan Event
+	cmds      chan func()
 	done      chan struct{}
 	loopDone  chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	// wg counts the RTCP readers of our senders.
+	// wg counts the RTCP readers of our senders. They are started only
+	// by DialConference and on the loop, so never concurrently with
+	// Close's Wait, which follows the loop's end.
 	wg sync.WaitGroup
 
+	reconnectMu sync.Mutex // one Reconnect at a time
+
 	// keys and media are set with RoomSecret (nil otherwise); media holds
-	// the SFrame keys of everyone's KID.
+	// the SFrame keys of everyone's KID, ours included.
 	keys  *e2ee.Keys
 	media *mediaKeys
-	chat  *webrtc.DataChannel
-	// simulcast is the transceiver of VideoLayers, layers their tracks
-	// as sent (nil without simulcast).
-	simulcast *webrtc.RTPTransceiver
-	layers    []*ridTrack
 
 	mu       sync.Mutex
+	join     protocol.JoinResponse
+	sig      *Signal
+	link     *sfuLink
 	peers    map[string]protocol.Peer
 	chatOpen bool
 	pcState  webrtc.PeerConnectionState
@@ -135,7 +143,21 @@ type Conference struct {
 	held     []protocol.Candidate
 
 	// Owned by loop.
+	msgs    <-chan protocol.Message
 	pending []webrtc.ICECandidateInit // remote candidates before the SFU's answer
+	views   []protocol.View           // the last SetViews, for a new session
+}
+
+// sfuLink is one PeerConnection to the SFU with what our first offer
+// puts on it. Each session has its own: the SFU ends the PeerConnection
+// with the session that made it.
+type sfuLink struct {
+	pc   *webrtc.PeerConnection
+	chat *webrtc.DataChannel
+	// simulcast is the transceiver of VideoLayers, layers their tracks
+	// as sent on it (nil without simulcast).
+	simulcast *webrtc.RTPTransceiver
+	layers    []*ridTrack
 }
 
 // DialConference joins a conference room and connects to its SFU: it
@@ -149,9 +171,13 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 		return nil, err
 	}
 	var keys *e2ee.Keys
+	var media *mediaKeys
 	if opts.RoomSecret != nil {
 		k, err := e2ee.DeriveKeys(opts.RoomSecret)
 		if err != nil {
+			return nil, err
+		}
+		if media, err = newMediaKeys(k.Media); err != nil {
 			return nil, err
 		}
 		keys = &k
@@ -169,40 +195,37 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 	}
 	log = log.With("room", join.RoomID, "participant", join.ParticipantID)
 	c := &Conference{
-		opts: opts, log: log, join: join, keys: keys,
+		opts: opts, log: log, baseURL: baseURL, req: req, self: join.ParticipantID,
+		keys: keys, media: media,
 		events:   make(chan Event, eventBuffer),
+		cmds:     make(chan func()),
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		peers:    map[string]protocol.Peer{},
 		changed:  make(chan struct{}),
 	}
-	if err := c.newPeerConnection(); err != nil {
+	l, err := c.newLink(join)
+	if err != nil {
+		c.wg.Wait()
 		return nil, fmt.Errorf("dial conference: %w", err)
 	}
 	sig, err := DialSignal(ctx, wsURL(baseURL, join.WebSocketURL), join.SessionToken)
 	if err != nil {
-		_ = c.pc.GracefulClose()
+		_ = l.pc.GracefulClose()
 		c.wg.Wait()
 		return nil, err
 	}
-	c.sig = sig
-	if err := c.keyMedia(sig.Welcome()); err != nil {
-		sig.Close()
-		_ = c.pc.GracefulClose()
-		c.wg.Wait()
-		return nil, fmt.Errorf("dial conference: %w", err)
+	if _, _, err = c.adopt(join, sig, l); err == nil {
+		err = c.offer()
 	}
-	for _, p := range sig.Welcome().Peers {
-		c.peers[p.ID] = p
-	}
-	if err := c.offer(); err != nil {
+	if err != nil {
 		sig.Close()
-		_ = c.pc.GracefulClose()
+		_ = l.pc.GracefulClose()
 		c.wg.Wait()
 		return nil, fmt.Errorf("dial conference: %w", err)
 	}
 	go c.loop()
-	c.log.Info("conference joined", "peers", len(c.peers))
+	c.log.Info("conference joined", "peers", len(c.Peers()))
 	return c, nil
 }
 
@@ -276,59 +299,77 @@ func conferenceAPI(opts Options, first []interceptor.Factory, log *slog.Logger) 
 		webrtc.WithSettingEngine(settingEngine(opts, log))), nil
 }
 
-func (c *Conference) newPeerConnection() error {
+// newLink builds a PeerConnection to the SFU for the session of join,
+// with our tracks, the simulcast layers and the chat channel. Its
+// callbacks act only while it is the Conference's current link, so one
+// that Reconnect replaced falls silent; chat that still arrives on it is
+// delivered, as it is the others' words.
+func (c *Conference) newLink(join protocol.JoinResponse) (*sfuLink, error) {
 	api, err := conferenceAPI(Options{LoopbackOnly: c.opts.LoopbackOnly, RelayOnly: c.opts.RelayOnly}, c.opts.Interceptors, c.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg := webrtc.Configuration{ICEServers: c.opts.ICEServers}
 	if cfg.ICEServers == nil {
-		cfg.ICEServers = iceServers(c.join.ICEServers)
+		cfg.ICEServers = iceServers(join.ICEServers)
 	}
 	if c.opts.RelayOnly {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	pc, err := api.NewPeerConnection(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Send-only transceivers, offered by us in the first offer.
+	l := &sfuLink{pc: pc}
+	if err := c.equip(l); err != nil {
+		// Closing ends the RTCP readers already started.
+		_ = pc.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// equip adds our send-only tracks (offered by us in the first offer), the
+// simulcast layers and the chat channel to l, and wires its callbacks.
+func (c *Conference) equip(l *sfuLink) error {
 	for _, t := range c.opts.Tracks {
-		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		tr, err := l.pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
-			_ = pc.Close()
-			c.wg.Wait()
 			return fmt.Errorf("add track %s: %w", t.ID(), err)
 		}
 		c.wg.Add(1)
 		go c.readRTCP(tr.Sender(), t, "")
 	}
-	if err := c.addSimulcast(pc); err != nil {
-		_ = pc.Close()
-		c.wg.Wait()
+	if err := c.addSimulcast(l); err != nil {
 		return err
 	}
-	pc.OnICECandidate(c.onLocalCandidate)
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+	if err := c.openChat(l); err != nil {
+		return err
+	}
+	l.pc.OnICECandidate(func(cand *webrtc.ICECandidate) { c.onLocalCandidate(l, cand) })
+	l.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.log.Debug("peer connection state", "state", s.String())
-		c.mu.Lock()
-		c.pcState = s
-		c.notifyLocked()
-		c.mu.Unlock()
+		c.update(l, func() { c.pcState = s })
 	})
-	if err := c.openChat(pc); err != nil {
-		_ = pc.Close()
-		c.wg.Wait()
-		return err
-	}
 	if c.opts.OnTrack != nil {
-		pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		l.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 			// The SFU names the publisher in the stream id (msid).
 			c.opts.OnTrack(t, r, t.StreamID())
 		})
 	}
-	c.pc = pc
 	return nil
+}
+
+// update changes state read by WaitConnected, if l is still the current
+// link, and wakes WaitConnected.
+func (c *Conference) update(l *sfuLink, f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.link != l {
+		return
+	}
+	f()
+	c.notifyLocked()
 }
 
 // notifyLocked wakes WaitConnected; c.mu is held.
@@ -337,32 +378,33 @@ func (c *Conference) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
-// addSimulcast adds the send-only transceiver of VideoLayers: the first
-// layer makes it, the others are further encodings of its sender.
-func (c *Conference) addSimulcast(pc *webrtc.PeerConnection) error {
+// addSimulcast adds the send-only transceiver of VideoLayers to l: the
+// first layer makes it, the others are further encodings of its sender.
+// Each link wraps the layers anew, as the MID they stamp is the link's.
+func (c *Conference) addSimulcast(l *sfuLink) error {
 	layers := c.opts.VideoLayers
 	if len(layers) == 0 {
 		return nil
 	}
-	for _, l := range layers {
-		c.layers = append(c.layers, &ridTrack{TrackLocal: l})
+	for _, t := range layers {
+		l.layers = append(l.layers, &ridTrack{TrackLocal: t})
 	}
-	tr, err := pc.AddTransceiverFromTrack(c.layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	tr, err := l.pc.AddTransceiverFromTrack(l.layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return fmt.Errorf("add simulcast track %s: %w", layers[0].ID(), err)
 	}
-	for _, l := range c.layers[1:] {
-		if err := tr.Sender().AddEncoding(l); err != nil {
-			return fmt.Errorf("add simulcast layer %s: %w", l.RID(), err)
+	for _, t := range l.layers[1:] {
+		if err := tr.Sender().AddEncoding(t); err != nil {
+			return fmt.Errorf("add simulcast layer %s: %w", t.RID(), err)
 		}
 	}
-	c.simulcast = tr
+	l.simulcast = tr
 	// pion hands each encoding's RTCP only to a reader of that encoding
 	// (RTPSender.ReadSimulcast by RID; Read serves the first alone), so
 	// every layer has a reader of its own.
-	for _, l := range layers {
+	for _, t := range layers {
 		c.wg.Add(1)
-		go c.readRTCP(tr.Sender(), l, l.RID())
+		go c.readRTCP(tr.Sender(), t, t.RID())
 	}
 	return nil
 }
@@ -392,23 +434,29 @@ func (c *Conference) readRTCP(sender *webrtc.RTPSender, track webrtc.TrackLocal,
 
 func (c *Conference) loop() {
 	defer close(c.loopDone)
-	msgs := c.sig.Messages()
 	for {
 		select {
 		case <-c.done:
 			return
-		case m, ok := <-msgs:
+		case f := <-c.cmds:
+			f()
+		case m, ok := <-c.msgs:
 			if !ok {
-				err := c.sig.Err()
-				c.log.Warn("signaling lost", "err", err)
-				c.emit(Event{Type: EventSignalLost, Err: err})
-				<-c.done
-				return
+				// Reconnect may bring a new session; until then, no
+				// messages.
+				c.msgs = nil
+				c.log.Warn("signaling lost", "err", c.sig.Err())
+				c.emit(Event{Type: EventSignalLost, Err: c.sig.Err()})
+				continue
 			}
 			c.handle(m)
 		}
 	}
 }
+
+// do runs f on the loop and returns its error, or ErrClosed if the
+// Conference closed first.
+func (c *Conference) do(f func() error) error { return runOnLoop(c.cmds, c.done, f) }
 
 func (c *Conference) handle(m protocol.Message) {
 	switch m.Type {
@@ -464,10 +512,39 @@ func (c *Conference) setPeer(p protocol.Peer, present bool) {
 	}
 }
 
-// offer makes our first and only offer to the SFU: our tracks and the
-// chat channel. Candidates gathered meanwhile are held until it is out.
+// adopt makes sig and l the Conference's session and PeerConnection, as
+// after a first welcome: the peers are the welcome's, our tracks encrypt
+// under its KID, and the state WaitConnected reads starts over. It
+// returns the session and link it replaces. It refuses (ErrNoKID) before
+// changing anything. It runs before the loop starts (DialConference) or
+// on it (Reconnect).
+func (c *Conference) adopt(join protocol.JoinResponse, sig *Signal, l *sfuLink) (oldSig *Signal, oldLink *sfuLink, err error) {
+	welcome := sig.Welcome()
+	if err := c.keyMedia(welcome); err != nil {
+		return nil, nil, err
+	}
+	peers := make(map[string]protocol.Peer, len(welcome.Peers))
+	for _, p := range welcome.Peers {
+		peers[p.ID] = p
+	}
+	c.mu.Lock()
+	oldSig, oldLink = c.sig, c.link
+	c.join, c.sig, c.link, c.peers = join, sig, l, peers
+	c.pcState, c.chatOpen = webrtc.PeerConnectionStateNew, false
+	c.holding, c.held = false, nil
+	c.notifyLocked()
+	c.mu.Unlock()
+	c.msgs = sig.Messages()
+	c.pending = nil
+	return oldSig, oldLink, nil
+}
+
+// offer makes our first and only offer on the current link: our tracks
+// and the chat channel. Candidates gathered meanwhile are held until it
+// is out.
 func (c *Conference) offer() error {
-	desc, err := c.pc.CreateOffer(nil)
+	l := c.link
+	desc, err := l.pc.CreateOffer(nil)
 	if err != nil {
 		return fmt.Errorf("create offer: %w", err)
 	}
@@ -475,17 +552,17 @@ func (c *Conference) offer() error {
 	c.holding = true
 	c.mu.Unlock()
 	defer c.releaseCandidates()
-	if err := c.pc.SetLocalDescription(desc); err != nil {
+	if err := l.pc.SetLocalDescription(desc); err != nil {
 		return fmt.Errorf("set local offer: %w", err)
 	}
-	if c.simulcast != nil {
+	if l.simulcast != nil {
 		// The section has its MID now; the answer binds the layers.
-		mid := c.simulcast.Mid()
-		for _, l := range c.layers {
-			l.mid.Store(&mid)
+		mid := l.simulcast.Mid()
+		for _, t := range l.layers {
+			t.mid.Store(&mid)
 		}
 	}
-	if err := c.sig.Send(protocol.Message{Type: protocol.TypeOffer, To: sfuPeer, SDP: c.pc.LocalDescription().SDP}); err != nil {
+	if err := c.sig.Send(protocol.Message{Type: protocol.TypeOffer, To: sfuPeer, SDP: l.pc.LocalDescription().SDP}); err != nil {
 		return fmt.Errorf("send offer: %w", err)
 	}
 	return nil
@@ -493,39 +570,34 @@ func (c *Conference) offer() error {
 
 // onAnswer applies the SFU's answer to our first offer.
 func (c *Conference) onAnswer(sdp string) {
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	if err := c.link.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		c.log.Warn("set remote answer", "err", err)
 		return
 	}
-	for _, cand := range c.pending {
-		if err := c.pc.AddICECandidate(cand); err != nil {
-			c.log.Debug("add queued remote candidate", "err", err)
-		}
-	}
-	c.pending = nil
+	c.addPendingCandidates()
 }
 
 // SetViews tells the SFU how large we show each other participant's
 // video, so that it sends no bigger simulcast layer than the tile needs,
-// and no video for a peer shown at 0×0. Each call replaces the last.
+// and no video for a peer shown at 0×0. Each call replaces the last;
+// Reconnect sends the last again to the new session.
 func (c *Conference) SetViews(views []protocol.View) error {
-	return c.sig.Send(protocol.Message{Type: protocol.TypeView, To: sfuPeer, Views: views})
+	return c.do(func() error {
+		c.views = slices.Clone(views)
+		return c.sig.Send(protocol.Message{Type: protocol.TypeView, To: sfuPeer, Views: c.views})
+	})
 }
 
 // onOffer answers the SFU. Candidates gathered while the answer is made
 // are held until it is out.
 func (c *Conference) onOffer(sdp string) {
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	pc := c.link.pc
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		c.log.Warn("set remote offer", "err", err)
 		return
 	}
-	for _, cand := range c.pending {
-		if err := c.pc.AddICECandidate(cand); err != nil {
-			c.log.Debug("add queued remote candidate", "err", err)
-		}
-	}
-	c.pending = nil
-	answer, err := c.pc.CreateAnswer(nil)
+	c.addPendingCandidates()
+	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		c.log.Warn("create answer", "err", err)
 		return
@@ -534,25 +606,36 @@ func (c *Conference) onOffer(sdp string) {
 	c.holding = true
 	c.mu.Unlock()
 	defer c.releaseCandidates()
-	if err := c.pc.SetLocalDescription(answer); err != nil {
+	if err := pc.SetLocalDescription(answer); err != nil {
 		c.log.Warn("set local answer", "err", err)
 		return
 	}
-	if err := c.sig.Send(protocol.Message{Type: protocol.TypeAnswer, To: sfuPeer, SDP: c.pc.LocalDescription().SDP}); err != nil {
+	if err := c.sig.Send(protocol.Message{Type: protocol.TypeAnswer, To: sfuPeer, SDP: pc.LocalDescription().SDP}); err != nil {
 		c.log.Warn("send answer", "err", err)
 	}
 }
 
 func (c *Conference) onCandidate(cand webrtc.ICECandidateInit) {
-	if c.pc.RemoteDescription() == nil {
+	if c.link.pc.RemoteDescription() == nil {
 		if len(c.pending) < maxPendingCandidates {
 			c.pending = append(c.pending, cand)
 		}
 		return
 	}
-	if err := c.pc.AddICECandidate(cand); err != nil {
+	if err := c.link.pc.AddICECandidate(cand); err != nil {
 		c.log.Debug("add remote candidate", "err", err)
 	}
+}
+
+// addPendingCandidates adds the SFU's candidates that came before its
+// description.
+func (c *Conference) addPendingCandidates() {
+	for _, cand := range c.pending {
+		if err := c.link.pc.AddICECandidate(cand); err != nil {
+			c.log.Debug("add queued remote candidate", "err", err)
+		}
+	}
+	c.pending = nil
 }
 
 func (c *Conference) releaseCandidates() {
@@ -565,14 +648,18 @@ func (c *Conference) releaseCandidates() {
 	}
 }
 
-// onLocalCandidate trickles a gathered candidate to the SFU; it runs on
-// pion's gathering goroutine.
-func (c *Conference) onLocalCandidate(cand *webrtc.ICECandidate) {
+// onLocalCandidate trickles a candidate l gathered to the SFU, if l is
+// still the current link; it runs on pion's gathering goroutine.
+func (c *Conference) onLocalCandidate(l *sfuLink, cand *webrtc.ICECandidate) {
 	if cand == nil {
 		return
 	}
 	pc := toProtocolCandidate(cand.ToJSON())
 	c.mu.Lock()
+	if c.link != l {
+		c.mu.Unlock()
+		return
+	}
 	if c.holding {
 		c.held = append(c.held, pc)
 		c.mu.Unlock()
@@ -582,10 +669,18 @@ func (c *Conference) onLocalCandidate(cand *webrtc.ICECandidate) {
 	c.sendCandidate(&pc)
 }
 
+// sendCandidate sends on the current session; a candidate of a link that
+// was replaced meanwhile is refused by the SFU, which no longer knows it.
 func (c *Conference) sendCandidate(cand *protocol.Candidate) {
-	if err := c.sig.Send(protocol.Message{Type: protocol.TypeCandidate, To: sfuPeer, Candidate: cand}); err != nil {
+	if err := c.signal().Send(protocol.Message{Type: protocol.TypeCandidate, To: sfuPeer, Candidate: cand}); err != nil {
 		c.log.Debug("send candidate", "err", err)
 	}
+}
+
+func (c *Conference) signal() *Signal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sig
 }
 
 // emit hands an event to Events without ever blocking the loop.
@@ -599,11 +694,12 @@ func (c *Conference) emit(e Event) {
 
 // Events reports peers joining and leaving, server errors, closing and
 // a lost signaling session. It is buffered; events nobody reads are
-// dropped once the buffer is full. It is closed by Close.
+// dropped once the buffer is full. It is the same channel before and
+// after Reconnect, and is closed by Close.
 func (c *Conference) Events() <-chan Event { return c.events }
 
 // Self returns our participant id.
-func (c *Conference) Self() string { return c.join.ParticipantID }
+func (c *Conference) Self() string { return c.self }
 
 // Peers returns the other participants connected now, sorted by id.
 func (c *Conference) Peers() []protocol.Peer {
@@ -617,14 +713,24 @@ func (c *Conference) Peers() []protocol.Peer {
 	return out
 }
 
-// PeerConnection returns the PeerConnection to the SFU.
-func (c *Conference) PeerConnection() *webrtc.PeerConnection { return c.pc }
+// PeerConnection returns the current PeerConnection to the SFU; Reconnect
+// replaces it.
+func (c *Conference) PeerConnection() *webrtc.PeerConnection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.link.pc
+}
 
-// JoinResponse returns the answer of the join.
-func (c *Conference) JoinResponse() protocol.JoinResponse { return c.join }
+// JoinResponse returns the answer of the latest join (Reconnect joins
+// again and gets a new session token and ICE servers).
+func (c *Conference) JoinResponse() protocol.JoinResponse {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.join
+}
 
-// WaitConnected waits until the PeerConnection to the SFU is connected
-// and the chat channel is open.
+// WaitConnected waits until the current PeerConnection to the SFU is
+// connected and its chat channel is open.
 // It returns ErrClosed when the Conference is closed, and the state it
 // saw when ctx ends.
 func (c *Conference) WaitConnected(ctx context.Context) error {
@@ -645,14 +751,140 @@ func (c *Conference) WaitConnected(ctx context.Context) error {
 	}
 }
 
+// Reconnect gets the Conference back into the room after a network
+// change or a lost signaling session (EventSignalLost), without leaving
+// it: it joins again with the same JoinRequest and opens a new signaling
+// session, which replaces our old one at the server (the others see
+// EventPeerJoined with Reconnect set, and our new KID). As the SFU ends
+// the old PeerConnection with the old session, we start over as after
+// the first welcome: a new PeerConnection publishing the same tracks and
+// simulcast layers (encrypted under the new session's KID), our first
+// offer, a new chat channel, and the last SetViews again. The old
+// PeerConnection is closed; its remote tracks end and OnTrack brings
+// them again on the new one. Peers and KIDs are the new welcome's.
+// Events goes on as before; the old session's end is not reported.
+//
+// Reconnect returns once the offer is out; WaitConnected waits for
+// media and chat. If the join, the new PeerConnection or the new session
+// fails, nothing changes: the Conference goes on over its old session
+// and PeerConnection (if the server had already replaced that session,
+// EventSignalLost follows) and the error is returned wrapped. A new
+// session it cannot use (with RoomSecret, one without a KID: ErrNoKID)
+// is left again. If the offer cannot be sent once the switch is made,
+// the Conference stays on the new session and the error is returned;
+// Reconnect again. After Close it returns ErrClosed; Close interrupts a
+// Reconnect under way.
+func (c *Conference) Reconnect(ctx context.Context) error {
+	c.reconnectMu.Lock()
+	defer c.reconnectMu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	// Stop reading the old session first: the server is about to end it
+	// with "replaced", which is no loss to report.
+	var paused <-chan protocol.Message
+	if err := c.do(func() error { paused, c.msgs = c.msgs, nil; return nil }); err != nil {
+		return err
+	}
+	join, sig, l, err := c.redial(ctx)
+	adopted := false
+	if err == nil {
+		adopted, err = c.switchTo(join, sig, l)
+	}
+	if !adopted {
+		_ = c.do(func() error { c.msgs = paused; return nil })
+	}
+	if err != nil {
+		return c.reconnectError(err)
+	}
+	c.log.Info("reconnected", "peers", len(c.Peers()), "kid", c.KID())
+	return nil
+}
+
+// redial joins again and opens a new session with a new link for it; the
+// Conference itself is not changed yet.
+func (c *Conference) redial(ctx context.Context) (protocol.JoinResponse, *Signal, *sfuLink, error) {
+	join, err := Join(ctx, c.opts.HTTPClient, c.baseURL, c.req)
+	if err != nil {
+		return join, nil, nil, err
+	}
+	if join.ParticipantID != c.self || join.Mode != protocol.ModeSFU {
+		return join, nil, nil, fmt.Errorf("joined as %s in a %s room, not as %s in a conference", join.ParticipantID, join.Mode, c.self)
+	}
+	// Built on the loop, so that its RTCP readers start before Close
+	// waits for them (see wg).
+	var l *sfuLink
+	if err := c.do(func() (err error) { l, err = c.newLink(join); return err }); err != nil {
+		return join, nil, nil, err
+	}
+	sig, err := DialSignal(ctx, wsURL(c.baseURL, join.WebSocketURL), join.SessionToken)
+	if err != nil {
+		_ = l.pc.GracefulClose()
+		return join, nil, nil, err
+	}
+	return join, sig, l, nil
+}
+
+// switchTo makes the new session and link the Conference's, makes our
+// first offer on it and sends the last views, then closes the old
+// session and link. A session and link it could not adopt are closed
+// instead; adopted tells which.
+func (c *Conference) switchTo(join protocol.JoinResponse, sig *Signal, l *sfuLink) (adopted bool, err error) {
+	var oldSig *Signal
+	var oldLink *sfuLink
+	err = c.do(func() error {
+		var err error
+		if oldSig, oldLink, err = c.adopt(join, sig, l); err != nil {
+			return err
+		}
+		if err := c.offer(); err != nil {
+			return err
+		}
+		if len(c.views) == 0 {
+			return nil
+		}
+		return c.sig.Send(protocol.Message{Type: protocol.TypeView, To: sfuPeer, Views: c.views})
+	})
+	if oldLink == nil {
+		// Not adopted: leave the new session (the Conference closed, or
+		// the server gave it no KID) and its link.
+		sig.Close()
+		_ = l.pc.GracefulClose()
+		return false, err
+	}
+	oldSig.abandon()
+	_ = oldLink.pc.GracefulClose()
+	return true, err
+}
+
+// reconnectError is ErrClosed if Close ended the Reconnect, err wrapped
+// otherwise.
+func (c *Conference) reconnectError(err error) error {
+	select {
+	case <-c.done:
+		return ErrClosed
+	default:
+		return fmt.Errorf("reconnect: %w", err)
+	}
+}
+
 // Close leaves the conference (bye), closes the PeerConnection and
 // signaling and waits for the Conference's goroutines. It is idempotent.
 func (c *Conference) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		<-c.loopDone
-		c.sig.Close()
-		c.closeErr = c.pc.GracefulClose()
+		c.mu.Lock()
+		sig, l := c.sig, c.link
+		c.mu.Unlock()
+		sig.Close()
+		c.closeErr = l.pc.GracefulClose()
 		c.wg.Wait()
 		close(c.events)
 		c.log.Info("conference left")
@@ -660,23 +892,17 @@ func (c *Conference) Close() error {
 	return c.closeErr
 }
 
-// openChat creates the chat channel to the SFU: negotiated, id 0,
-// ordered, as in peer-to-peer calls. The SFU relays what we send to
-// every other participant, prefixed with our participant id.
-func (c *Conference) openChat(pc *webrtc.PeerConnection) error {
+// openChat creates the chat channel of l: negotiated, id 0, ordered, as
+// in peer-to-peer calls. The SFU relays what we send to every other
+// participant, prefixed with our participant id.
+func (c *Conference) openChat(l *sfuLink) error {
 	yes, id := true, uint16(0)
-	dc, err := pc.CreateDataChannel("chat", &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
+	dc, err := l.pc.CreateDataChannel("chat", &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
 	if err != nil {
 		return fmt.Errorf("create chat channel: %w", err)
 	}
-	setOpen := func(open bool) {
-		c.mu.Lock()
-		c.chatOpen = open
-		c.notifyLocked()
-		c.mu.Unlock()
-	}
-	dc.OnOpen(func() { setOpen(true) })
-	dc.OnClose(func() { setOpen(false) })
+	dc.OnOpen(func() { c.update(l, func() { c.chatOpen = true }) })
+	dc.OnClose(func() { c.update(l, func() { c.chatOpen = false }) })
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 		sender, b, err := c.readChat(msg.Data)
 		if err != nil {
@@ -687,7 +913,7 @@ func (c *Conference) openChat(pc *webrtc.PeerConnection) error {
 			c.opts.OnChat(sender, b)
 		}
 	})
-	c.chat = dc
+	l.chat = dc
 	return nil
 }
 
@@ -713,7 +939,8 @@ func (c *Conference) readChat(b []byte) (string, []byte, error) {
 // SendChat sends one chat message to every other participant, through
 // the SFU: sealed with the chat key (the sender bound in, as in
 // peer-to-peer calls) when Options.RoomSecret is set. It fails with
-// ErrChatNotOpen before the channel opened.
+// ErrChatNotOpen before the channel opened, and while Reconnect's new
+// one has not.
 func (c *Conference) SendChat(b []byte) error {
 	if c.keys != nil {
 		sealed, err := e2ee.SealChat(c.keys.Chat, c.Self(), b)
@@ -723,10 +950,10 @@ func (c *Conference) SendChat(b []byte) error {
 		b = sealed
 	}
 	c.mu.Lock()
-	open := c.chatOpen
+	dc, open := c.link.chat, c.chatOpen
 	c.mu.Unlock()
 	if !open {
 		return ErrChatNotOpen
 	}
-	return c.chat.Send(b)
+	return dc.Send(b)
 }

@@ -65,13 +65,18 @@ func (c *Call) run() {
 }
 
 // do runs f on the loop and returns its error, or ErrClosed if the Call
-// closed first. Once the loop has taken f it runs it to the end.
-func (c *Call) do(f func() error) error {
+// closed first.
+func (c *Call) do(f func() error) error { return runOnLoop(c.cmds, c.done, f) }
+
+// runOnLoop hands f to the loop that reads cmds and returns f's error,
+// or ErrClosed if done closes first. Once the loop has taken f it runs
+// it to the end.
+func runOnLoop(cmds chan<- func(), done <-chan struct{}, f func() error) error {
 	res := make(chan error, 1)
 	select {
-	case c.cmds <- func() { res <- f() }:
+	case cmds <- func() { res <- f() }:
 		return <-res
-	case <-c.done:
+	case <-done:
 		return ErrClosed
 	}
 }

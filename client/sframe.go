@@ -254,6 +254,23 @@ func (k *mediaKeys) remove(participant string, kid uint64) {
 	}
 }
 
+// retain forgets every participant not in present: those that left
+// while we were away and will not say so.
+func (k *mediaKeys) retain(present map[string]bool) {
+	k.mu.Lock()
+	var gone []uint64
+	for id, kid := range k.kids {
+		if !present[id] {
+			delete(k.kids, id)
+			gone = append(gone, kid)
+		}
+	}
+	k.mu.Unlock()
+	for _, kid := range gone {
+		k.ctx.RemoveKey(kid)
+	}
+}
+
 func (k *mediaKeys) kidOf(participant string) (uint64, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -261,35 +278,36 @@ func (k *mediaKeys) kidOf(participant string) (uint64, bool) {
 	return kid, ok
 }
 
-// keyMedia sets up SFrame for a conference with a room secret, from the
-// welcome: our tracks encrypt under our KID, and every participant
-// already there can be decrypted.
+// keyMedia keys SFrame for a session of a conference with a room
+// secret, from its welcome: our tracks encrypt under the session's KID,
+// every participant listed can be decrypted, and the keys of those no
+// longer there are forgotten. It refuses a welcome without our KID
+// before changing anything.
 func (c *Conference) keyMedia(welcome protocol.Message) error {
-	if c.keys == nil {
+	if c.media == nil {
 		return nil
 	}
 	if welcome.Self == nil || welcome.Self.KID == 0 {
 		return ErrNoKID
 	}
-	mk, err := newMediaKeys(c.keys.Media)
-	if err != nil {
-		return err
-	}
 	self := *welcome.Self
-	if err := mk.add(self.ID, self.KID); err != nil {
+	present := map[string]bool{self.ID: true}
+	if err := c.media.add(self.ID, self.KID); err != nil {
 		return err
 	}
 	for _, p := range welcome.Peers {
-		if err := mk.add(p.ID, p.KID); err != nil {
+		present[p.ID] = true
+		if err := c.media.add(p.ID, p.KID); err != nil {
 			return err
 		}
 	}
-	c.media = mk
+	c.media.retain(present)
 	// Simulcast layers are separate frame sequences under the one KID:
-	// one context, so one counter, and no nonce is ever used twice.
+	// one context, so one counter, and no nonce is ever used twice. A
+	// new session's KID is new too (never a counter that starts again).
 	for _, t := range append(append([]webrtc.TrackLocal{}, c.opts.Tracks...), c.opts.VideoLayers...) {
 		if st, ok := t.(*SFrameTrack); ok {
-			st.setKey(mk.ctx, self.KID)
+			st.setKey(c.media.ctx, self.KID)
 		}
 	}
 	c.log.Info("media encrypted with SFrame", "kid", self.KID)
@@ -307,7 +325,8 @@ func (c *Conference) learnKID(p protocol.Peer) {
 	}
 }
 
-// KID is our SFrame KID in this session; zero without a room secret.
+// KID is our SFrame KID in the current session (Reconnect brings a new
+// one); zero without a room secret.
 func (c *Conference) KID() uint64 {
 	if c.media == nil {
 		return 0

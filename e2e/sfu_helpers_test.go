@@ -40,7 +40,10 @@ type member struct {
 	name string
 	// stall makes the member stop reading the tracks it receives.
 	stall atomic.Bool
-	done  chan struct{} // closed before Close, to end stalled readers
+	// mark, when set, is looked for in every decrypted frame: frames
+	// that carry it are counted in received.markedVideo and markedAudio.
+	mark atomic.Pointer[[]byte]
+	done chan struct{} // closed before Close, to end stalled readers
 
 	mu       sync.Mutex
 	received map[string]*received // by publisher id
@@ -63,6 +66,9 @@ type received struct {
 	// other frame error.
 	decrypted, authFailed, otherFailed atomic.Int64
 	lastErr                            atomic.Value
+	// markedVideo and markedAudio count decrypted frames that carry the
+	// member's mark.
+	markedVideo, markedAudio atomic.Int64
 }
 
 func dialMember(t *testing.T, s *testutil.Server, name, token string, tracks ...webrtc.TrackLocal) *member {
@@ -155,8 +161,8 @@ func counts(ms ...*member) string {
 		fmt.Fprintf(&b, "\n  %s (%s):", m.name, m.Self())
 		for _, id := range ids {
 			r := m.received[id]
-			fmt.Fprintf(&b, " %s v%d a%d ended %d decrypted %d auth-failed %d failed %d %v;", id, r.video.Load(), r.audio.Load(),
-				r.ended.Load(), r.decrypted.Load(), r.authFailed.Load(), r.otherFailed.Load(), r.lastErr.Load())
+			fmt.Fprintf(&b, " %s v%d a%d ended %d decrypted %d marked v%d a%d auth-failed %d failed %d %v;", id, r.video.Load(), r.audio.Load(),
+				r.ended.Load(), r.decrypted.Load(), r.markedVideo.Load(), r.markedAudio.Load(), r.authFailed.Load(), r.otherFailed.Load(), r.lastErr.Load())
 		}
 		m.mu.Unlock()
 	}
@@ -242,9 +248,9 @@ func (m *member) chatsFrom(from string) [][]byte {
 // synthetic source inside) and what did not.
 func (m *member) onSecretTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver, publisher string) {
 	r := m.from(publisher)
-	n := &r.audio
+	n, marked := &r.audio, &r.markedAudio
 	if tr.Kind() == webrtc.RTPCodecTypeVideo {
-		n = &r.video
+		n, marked = &r.video, &r.markedVideo
 	}
 	defer r.ended.Add(1)
 	fr, err := m.NewFrameReader(tr)
@@ -268,6 +274,9 @@ func (m *member) onSecretTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver, pu
 		n.Add(1)
 		if bytes.Contains(f.Data, []byte(sealedMarker)) {
 			r.decrypted.Add(1)
+		}
+		if mark := m.mark.Load(); mark != nil && bytes.Contains(f.Data, *mark) {
+			marked.Add(1)
 		}
 	}
 }

@@ -30,23 +30,35 @@ var simulcastLayers = []struct {
 	bytes int
 }{{"q", 500}, {"h", 1500}, {"f", 4500}}
 
-// simulcastPublisher is a synthetic camera sending three simulcast layers,
-// each encrypted with SFrame by the SDK. Every frame carries its layer's
-// marker ("layer-q:" …), which receivers find after decryption; each
+// simulcastPublisher is a synthetic camera sending three simulcast
+// layers, and a microphone, each encrypted with SFrame by the SDK. Every
+// frame carries its layer's marker ("layer-q:<id>/<phase> " …; audio
+// "audio:<id>/<phase> "), which receivers find after decryption: the
+// layer it came from, and the phase (setPhase) it was made in. Each
 // layer sends a keyframe (twice the size) every second, as encoders do
-// when nobody asks (this one ignores PLIs).
+// when nobody asks (this one ignores PLIs). The microphone sends only
+// where it is published.
 type simulcastPublisher struct {
+	id     string
 	layers []*client.SFrameTrack
+	audio  *client.SFrameTrack
+	frames atomic.Pointer[publisherFrames]
 	stop   chan struct{}
 	wg     sync.WaitGroup
 }
 
+// publisherFrames are the frames of one phase: a keyframe and a delta
+// frame for each layer, and an audio frame.
+type publisherFrames struct {
+	keys, deltas [][]byte
+	audio        []byte
+}
+
 func newSimulcastPublisher(t *testing.T, id string) *simulcastPublisher {
 	t.Helper()
-	p := &simulcastPublisher{stop: make(chan struct{})}
-	var keys, deltas [][]byte
-	for _, l := range simulcastLayers {
-		tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", id, webrtc.WithRTPStreamID(l.rid))
+	p := &simulcastPublisher{id: id, stop: make(chan struct{})}
+	seal := func(tr *webrtc.TrackLocalStaticSample, err error) *client.SFrameTrack {
+		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,15 +66,14 @@ func newSimulcastPublisher(t *testing.T, id string) *simulcastPublisher {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.layers = append(p.layers, st)
-		frame := func(n int, first byte) []byte {
-			marker := "layer-" + l.rid + ":" + id + " "
-			f := bytes.Repeat([]byte(marker), n/len(marker)+1)[:n]
-			f[0] = first // VP8 frame tag: bit 0 clear on keyframes
-			return f
-		}
-		keys, deltas = append(keys, frame(2*l.bytes, 0x50)), append(deltas, frame(l.bytes, 0x51))
+		return st
 	}
+	for _, l := range simulcastLayers {
+		p.layers = append(p.layers, seal(webrtc.NewTrackLocalStaticSample(
+			webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", id, webrtc.WithRTPStreamID(l.rid))))
+	}
+	p.audio = seal(webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", id))
+	p.setPhase("start")
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -74,17 +85,40 @@ func newSimulcastPublisher(t *testing.T, id string) *simulcastPublisher {
 				return
 			case <-tick.C:
 			}
+			fs := p.frames.Load()
 			for j, l := range p.layers {
-				f := deltas[j]
+				f := fs.deltas[j]
 				if i%25 == 0 {
-					f = keys[j]
+					f = fs.keys[j]
 				}
 				_ = l.WriteSample(media.Sample{Data: f, Duration: 40 * time.Millisecond})
 			}
+			_ = p.audio.WriteSample(media.Sample{Data: fs.audio, Duration: 40 * time.Millisecond})
 		}
 	}()
 	t.Cleanup(p.close)
 	return p
+}
+
+// setPhase makes every frame from now on name phase.
+func (p *simulcastPublisher) setPhase(phase string) {
+	frame := func(kind string, n int, first byte) []byte {
+		// first: the VP8 frame tag (bit 0 clear on keyframes) or the Opus
+		// TOC; then the marker, whole at least once.
+		marker := []byte(kind + p.phaseMark(phase))
+		return append([]byte{first}, bytes.Repeat(marker, n/len(marker)+1)...)[:n]
+	}
+	fs := &publisherFrames{audio: frame("audio", 60, 0xfc)}
+	for _, l := range simulcastLayers {
+		fs.keys = append(fs.keys, frame("layer-"+l.rid, 2*l.bytes, 0x50))
+		fs.deltas = append(fs.deltas, frame("layer-"+l.rid, l.bytes, 0x51))
+	}
+	p.frames.Store(fs)
+}
+
+// phaseMark is in every frame, audio and video, made in phase.
+func (p *simulcastPublisher) phaseMark(phase string) string {
+	return ":" + p.id + "/" + phase + " "
 }
 
 func (p *simulcastPublisher) close() {
