@@ -19,6 +19,8 @@ const (
 	// signalBuffer holds signaling messages while the loop is busy (a
 	// burst of trickled candidates during an offer). The hub rate-limits
 	// what a client sends, so this is never reached by a sane client.
+	// The queue holds pointers: a Message is a few hundred bytes, and a
+	// queue of values cost every participant about 90 KB of heap.
 	signalBuffer = 256
 	// maxPendingCandidates bounds remote candidates kept before the
 	// answer they belong to.
@@ -55,7 +57,7 @@ type Participant struct {
 	chat      *webrtc.DataChannel
 	chatLimit *rate.Limiter
 
-	msgs      chan protocol.Message
+	msgs      chan *protocol.Message
 	kick      chan struct{} // the room's tracks changed; buffered 1
 	done      chan struct{} // closed by close
 	loopDone  chan struct{}
@@ -103,7 +105,7 @@ func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Pa
 		selector: LayerSelector{upHold: defaultUpHold},
 		log:      s.log.With("room", roomID, "participant", id),
 		writer:   newWriter(s.cfg.QueuePackets),
-		msgs:     make(chan protocol.Message, signalBuffer),
+		msgs:     make(chan *protocol.Message, signalBuffer),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -149,7 +151,7 @@ func (p *Participant) start() {
 func (p *Participant) Signal(m protocol.Message) {
 	select {
 	case <-p.done:
-	case p.msgs <- m:
+	case p.msgs <- &m:
 	default:
 		p.log.Warn("signaling message dropped: queue full", "type", m.Type)
 	}
@@ -187,7 +189,7 @@ func (p *Participant) loop() {
 		case <-p.kick:
 			p.negotiate()
 		case m := <-p.msgs:
-			p.handle(m)
+			p.handle(*m)
 		case <-tick.C:
 			p.selectLayers()
 		}

@@ -83,6 +83,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := f.String("log-level", "info", "log level: debug, info, warn, error")
 	retention := f.Duration("retention", 48*time.Hour, "how long room metadata is kept after its window ends")
 	sessionTTL := f.Duration("session-ttl", 10*time.Minute, "how long a session token from /join may be used to connect")
+	debugAddr := f.String("debug-addr", "", "loopback address for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; off when empty")
 	tf := newTURNFlags(f)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -130,6 +131,17 @@ Create a room:  konsil rooms create --api-key %s
 `, b.AdminKey, "default", b.TenantKey, b.TenantKey)
 	}
 	fmt.Fprintf(stdout, "Konsil is running on %s (Ctrl-C to stop)\n", base)
+
+	if *debugAddr != "" {
+		dbg, err := listenDebug(*debugAddr)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			ln.Close()
+			return err
+		}
+		defer dbg.Close()
+		log.Info("profiler listening", "addr", dbg.Addr().String())
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
