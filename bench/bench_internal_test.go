@@ -205,11 +205,15 @@ func TestParseProcessMetrics(t *testing.T) {
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 12.5
 process_resident_memory_bytes 4.2e+07
+go_memstats_heap_inuse_bytes 2.5e+07
+go_memstats_stack_inuse_bytes 3e+06
 konsil_sfu_forwarded_total{kind="video"} 99
+konsil_sfu_subscriptions 184
 `
 	u, err := parseProcessMetrics(strings.NewReader(text))
-	if err != nil || u.CPUSeconds != 12.5 || u.RSSBytes != 4.2e7 {
-		t.Fatalf("got %+v, %v", u, err)
+	want := serverUsage{CPUSeconds: 12.5, RSSBytes: 4.2e7, HeapBytes: 2.5e7, StackBytes: 3e6, Subscriptions: 184}
+	if err != nil || u != want {
+		t.Fatalf("got %+v, %v; want %+v", u, err, want)
 	}
 	if _, err := parseProcessMetrics(strings.NewReader("go_goroutines 3\n")); err == nil {
 		t.Error("metrics without process CPU accepted")

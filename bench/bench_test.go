@@ -84,6 +84,9 @@ func TestConferenceRoomOfThree(t *testing.T) {
 	if !rep.Server.Available || rep.Server.CPUSeconds <= 0 || rep.Server.MicrosPerPacketOut <= 0 {
 		t.Errorf("server figures missing: %+v", rep.Server)
 	}
+	if want := rep.Video.StreamsExpected + rep.Audio.StreamsExpected; rep.Server.Subscriptions != want {
+		t.Errorf("server subscriptions %d, want the %d streams the receivers expect", rep.Server.Subscriptions, want)
+	}
 	if rep.Traffic.OutPackets == 0 || rep.Traffic.OutMbps <= 0 {
 		t.Errorf("traffic: %+v", rep.Traffic)
 	}

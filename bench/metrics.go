@@ -15,6 +15,13 @@ import (
 type serverUsage struct {
 	CPUSeconds float64 // process_cpu_seconds_total
 	RSSBytes   float64 // process_resident_memory_bytes
+	// HeapBytes and StackBytes are the Go runtime's heap spans and
+	// goroutine stacks in use (go_memstats_heap_inuse_bytes,
+	// go_memstats_stack_inuse_bytes); Subscriptions the tracks the SFU
+	// forwards, once per subscriber (konsil_sfu_subscriptions).
+	HeapBytes     float64
+	StackBytes    float64
+	Subscriptions float64
 }
 
 // maxMetricsBytes bounds a /metrics body: Konsil's is tens of KiB.
@@ -37,8 +44,8 @@ func scrapeServer(ctx context.Context, hc *http.Client, base string) (serverUsag
 	return parseProcessMetrics(io.LimitReader(resp.Body, maxMetricsBytes))
 }
 
-// parseProcessMetrics picks the two process gauges out of the text
-// exposition format; everything else is skipped.
+// parseProcessMetrics picks the process, Go memory and SFU subscription
+// gauges out of the text exposition format; everything else is skipped.
 func parseProcessMetrics(r io.Reader) (serverUsage, error) {
 	var u serverUsage
 	var haveCPU bool
@@ -57,9 +64,13 @@ func parseProcessMetrics(r io.Reader) (serverUsage, error) {
 			}
 			u.CPUSeconds, haveCPU = v, true
 		case "process_resident_memory_bytes":
-			if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-				u.RSSBytes = v
-			}
+			u.RSSBytes = gauge(value)
+		case "go_memstats_heap_inuse_bytes":
+			u.HeapBytes = gauge(value)
+		case "go_memstats_stack_inuse_bytes":
+			u.StackBytes = gauge(value)
+		case "konsil_sfu_subscriptions":
+			u.Subscriptions = gauge(value)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -69,4 +80,14 @@ func parseProcessMetrics(r io.Reader) (serverUsage, error) {
 		return u, fmt.Errorf("scrape metrics: no process_cpu_seconds_total")
 	}
 	return u, nil
+}
+
+// gauge reads a sample's value; an unreadable one counts as 0, as a
+// missing gauge does.
+func gauge(value string) float64 {
+	v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }

@@ -156,6 +156,16 @@ type ServerReport struct {
 	// InProcess: the server ran inside the bench, so its CPU includes the
 	// bench's.
 	InProcess bool `json:"in_process,omitempty"`
+	// Subscriptions is the SFU's count of forwarded tracks (audio and
+	// video, once per subscriber) at the end of measuring. RSSGrowthMB is
+	// how much the server's resident memory grew from before the first
+	// join to then; KBPerSubscription divides it by Subscriptions, and
+	// HeapStackKBPerSubscription does the same with the Go heap in use
+	// and goroutine stacks (both include garbage not yet collected).
+	Subscriptions              int     `json:"subscriptions,omitempty"`
+	RSSGrowthMB                float64 `json:"rss_growth_mb,omitempty"`
+	KBPerSubscription          float64 `json:"kb_per_subscription,omitempty"`
+	HeapStackKBPerSubscription float64 `json:"heap_stack_kb_per_subscription,omitempty"`
 }
 
 // BenchReport is the load generator itself.
@@ -494,7 +504,23 @@ func (r *run) reportCPU(rep *Report, w window) {
 		if mbit := rep.Traffic.OutMbps * secs; mbit > 0 {
 			rep.Server.MicrosPerMbitOut = us / mbit
 		}
+		r.reportMemory(rep, w)
 	}
+}
+
+// reportMemory sets the server's memory growth per forwarded
+// subscription, from before the first join to the end of measuring.
+func (r *run) reportMemory(rep *Report, w window) {
+	base, end := r.baseline, w.end
+	if !base.serverOK || end.server.Subscriptions <= 0 {
+		return
+	}
+	subs := end.server.Subscriptions
+	rep.Server.Subscriptions = int(subs)
+	rep.Server.RSSGrowthMB = (end.server.RSSBytes - base.server.RSSBytes) / 1e6
+	rep.Server.KBPerSubscription = (end.server.RSSBytes - base.server.RSSBytes) / 1e3 / subs
+	goMem := func(u serverUsage) float64 { return u.HeapBytes + u.StackBytes }
+	rep.Server.HeapStackKBPerSubscription = (goMem(end.server) - goMem(base.server)) / 1e3 / subs
 }
 
 func (r *run) warnings(rep *Report) []string {
@@ -554,6 +580,9 @@ func (r *run) notes() []string {
 	}
 	if r.cfg.ServerInProcess {
 		notes = append(notes, "the server runs in the bench's process: its CPU figures include the bench's")
+	}
+	if r.cfg.Scenario != P2P {
+		notes = append(notes, "server memory per subscription: growth of the server's RSS (and of Go's heap in use plus stacks, garbage included) from before the first join to the end of measuring, divided by the audio and video tracks it forwards; a server that ran earlier loads (--url) keeps memory from them, so its growth is then a lower bound")
 	}
 	return notes
 }
@@ -623,6 +652,10 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "server\tCPU %.2f cores\tRSS max %.0f MB\t%.1f µs CPU per packet out\t%.0f µs CPU per Mbit out%s\n",
 			rep.Server.CPUCores, rep.Server.RSSMaxMB, rep.Server.MicrosPerPacketOut, rep.Server.MicrosPerMbitOut, inproc)
+		if s := rep.Server; s.Subscriptions > 0 {
+			fmt.Fprintf(tw, "server memory\t%d subscriptions\tRSS +%.1f MB\t%.0f KB RSS per subscription\t%.0f KB Go heap+stacks per subscription\n",
+				s.Subscriptions, s.RSSGrowthMB, s.KBPerSubscription, s.HeapStackKBPerSubscription)
+		}
 	}
 	fmt.Fprintf(tw, "bench\tCPU %.2f of %d cores (max %.2f)\tother processes %.2f cores\n", rep.Bench.CPUCores, rep.Bench.Cores, rep.Bench.CPUMax, rep.Bench.OtherCPU)
 	for _, n := range rep.Notes {

@@ -34,6 +34,8 @@ type run struct {
 	participants []*participant
 	// settled is how long media ran after the last join before measuring.
 	settled time.Duration
+	// baseline is the server and bench before the first join.
+	baseline point
 
 	// Owned by the sampler until it stops.
 	timeline []Sample
@@ -79,6 +81,7 @@ func (r *run) execute(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	sampler := newSampler(r)
+	r.baseline = sampler.snapshot(ctx)
 	samplerDone := make(chan struct{})
 	samplerCtx, stopSampler := context.WithCancel(ctx)
 	go func() {
