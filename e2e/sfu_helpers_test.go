@@ -44,6 +44,9 @@ type member struct {
 	// that carry it are counted in received.markedVideo and markedAudio.
 	mark atomic.Pointer[[]byte]
 	done chan struct{} // closed before Close, to end stalled readers
+	// dialed is closed once Conference is set: tracks may arrive before
+	// DialConference returns.
+	dialed chan struct{}
 
 	mu       sync.Mutex
 	received map[string]*received // by publisher id
@@ -80,7 +83,7 @@ func dialMember(t *testing.T, s *testutil.Server, name, token string, tracks ...
 // RoomSecret, the member decrypts what it receives.
 func dialMemberWith(t *testing.T, s *testutil.Server, name, token string, edit func(*client.ConferenceOptions), tracks ...webrtc.TrackLocal) *member {
 	t.Helper()
-	m := &member{name: name, received: map[string]*received{}, done: make(chan struct{})}
+	m := &member{name: name, received: map[string]*received{}, done: make(chan struct{}), dialed: make(chan struct{})}
 	opts := client.ConferenceOptions{Tracks: tracks, LoopbackOnly: true, OnTrack: m.onTrack, OnChat: m.onChat}
 	if edit != nil {
 		edit(&opts)
@@ -98,6 +101,7 @@ func dialMemberWith(t *testing.T, s *testutil.Server, name, token string, edit f
 		t.Fatalf("%s: dial conference: %v", name, err)
 	}
 	m.Conference = c
+	close(m.dialed)
 	t.Cleanup(m.leave)
 	return m
 }
@@ -253,6 +257,12 @@ func (m *member) onSecretTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver, pu
 		n, marked = &r.video, &r.markedVideo
 	}
 	defer r.ended.Add(1)
+	select {
+	case <-m.dialed:
+	case <-time.After(10 * time.Second):
+		r.lastErr.Store("dial did not return")
+		return
+	}
 	fr, err := m.NewFrameReader(tr)
 	if err != nil {
 		r.lastErr.Store(err.Error())

@@ -188,10 +188,14 @@ type layerInput struct {
 
 // squeeze records that layer, the next layer up, did not fit the budget
 // of one source at a moment: the source may not go up to it, or beyond,
-// until it has fitted for upHold.
+// until it has fitted for hold. raised is when the source last went up,
+// kept across squeezes: a squeeze soon after it (a relapse) doubles the
+// hold.
 type squeeze struct {
-	at    time.Time
-	layer int
+	at     time.Time
+	layer  int
+	hold   time.Duration
+	raised time.Time
 }
 
 // LayerSelector picks, for one subscriber, the layer of every video
@@ -199,40 +203,61 @@ type squeeze struct {
 // shows each source. It is plain state owned by the subscriber's
 // negotiation loop; time is passed in.
 //
-// Down-switches take effect at once (at the next keyframe of the lower
-// layer). An up-switch of a source to a layer that did not fit its
-// budget waits until that layer has fitted for upHold: GCC's estimate
-// rises after every quiet second and falls at the first loss, and a
-// subscriber whose link just choked must not be sent the big layer
-// again a moment later. The hold is per source and per layer, so a
-// source squeezed at f may still go up to h, and a source that fits is
-// not held back because another one does not.
+// GCC's estimate swings by a fifth and more around a steady link (it
+// probes upwards by sending more, and every keyframe burst reads as
+// delay growth), so three rules keep the layers from following every
+// swing:
+//
+//   - A band: a source goes up only while the layers fit the up budget,
+//     and comes down only when they no longer fit the larger keep budget.
+//   - Down-switches take effect at once (at the next keyframe of the
+//     lower layer); an up-switch to a layer that did not fit waits until
+//     that layer has fitted for the source's hold, upHold at first. The
+//     hold is per source and per layer, so a source squeezed at f may
+//     still go up to h, and a source that fits is not held back because
+//     another one does not.
+//   - A relapse, a squeeze within relapseWithin of the source's last
+//     up-switch, doubles its hold, up to maxUpHold: an up-switch that
+//     did not last is tried again ever more rarely. A squeeze later
+//     than that starts again at upHold.
 type LayerSelector struct {
 	upHold time.Duration
 	order  []int
 }
 
-// defaultUpHold is how long the estimate must cover a bigger layer
-// before a subscriber gets it.
-const defaultUpHold = 3 * time.Second
+// Hold times: how long the estimate must cover a bigger layer before a
+// subscriber gets it, at first and at most; and how soon after an
+// up-switch a squeeze counts as a relapse.
+const (
+	defaultUpHold = 3 * time.Second
+	maxUpHold     = 30 * time.Second
+	relapseWithin = 10 * time.Second
+)
 
-// budgetShare is the part of the estimate spent on video: GCC's estimate
-// is the rate at which the path starts to queue, so stay below it.
-const budgetShare = 0.9
+// upShare and keepShare are the parts of the estimate video may use to
+// go up and to stay: GCC's estimate is the rate at which the path starts
+// to queue, so go up only well below it, and come down once above it.
+const (
+	upShare   = 0.85
+	keepShare = 1.0
+)
 
 // Choose fills out with the layer for each source: layerNone for a
-// source not shown (0×0) or with no live layer. budget is what video may
-// use, in bits per second (the estimate's share less audio). Every shown
+// source not shown (0×0) or with no live layer. up and keep are what
+// video may use, in bits per second, to go up to a layer and to stay at
+// one (the estimate's upShare and keepShare less audio). Every shown
 // source gets at least its lowest layer, whatever the budget: a small
 // picture is better than a frozen one, and the estimate starts low and
 // rises only with traffic. Then the sources, biggest tile first, move up
-// as far as their tiles need and the budget allows.
-func (s *LayerSelector) Choose(budget int, now time.Time, in []layerInput, out []int) {
+// as far as their tiles need and the budgets allow: a layer at or below
+// the current one must fit keep, a layer above it up.
+func (s *LayerSelector) Choose(up, keep int, now time.Time, in []layerInput, out []int) {
 	s.order = s.order[:0]
 	for i := range in {
 		s.order = append(s.order, i)
 	}
 	sort.SliceStable(s.order, func(a, b int) bool { return area(in[s.order[a]]) > area(in[s.order[b]]) })
+	used := 0
 	for _, i := range s.order {
 		out[i] = layerNone
 		src := &in[i]
@@ -241,7 +266,7 @@ func (s *LayerSelector) Choose(budget int, now time.Time, in []layerInput, out [
 		}
 		if lo := lowestLive(src); lo != layerNone {
 			out[i] = lo
-			budget -= src.rates[lo]
+			used += src.rates[lo]
 		}
 	}
 	for _, i := range s.order {
@@ -254,39 +279,54 @@ func (s *LayerSelector) Choose(budget int, now time.Time, in []layerInput, out [
 			if !src.live[l] {
 				continue
 			}
+			limit := up
+			if src.current != layerNone && l <= src.current && src.live[src.current] {
+				limit = keep
+			}
 			extra := src.rates[l] - src.rates[out[i]]
-			if extra > budget {
+			if used+extra > limit {
 				s.squeezed(src, l, now)
 				break
 			}
-			budget -= extra
+			used += extra
 			out[i] = l
 		}
 	}
 	for i := range in {
 		src := &in[i]
 		cur := src.current
-		if cur == layerNone || out[i] <= cur || !src.live[cur] || !s.holding(src.squeeze, now) {
+		if cur == layerNone || out[i] <= cur || !src.live[cur] {
 			continue
 		}
-		// Up, but not to the layer that did not fit, nor beyond it.
-		out[i] = max(cur, min(out[i], src.squeeze.layer-1))
+		if s.holding(src.squeeze, now) {
+			// Up, but not to the layer that did not fit, nor beyond it.
+			out[i] = max(cur, min(out[i], src.squeeze.layer-1))
+		}
+		if out[i] > cur {
+			src.squeeze.raised = now
+		}
 	}
 }
 
 // holding tells whether a squeeze still holds its source back.
 func (s *LayerSelector) holding(sq squeeze, now time.Time) bool {
-	return !sq.at.IsZero() && now.Sub(sq.at) < s.upHold
+	return !sq.at.IsZero() && now.Sub(sq.at) < max(sq.hold, s.upHold)
 }
 
 // squeezed records that layer did not fit src's budget at now. A hold
 // on a lower layer still running is kept as it is: that layer has not
-// fitted for upHold yet.
+// fitted for its hold yet. A squeeze soon after the source went up
+// doubles the hold.
 func (s *LayerSelector) squeezed(src *layerInput, layer int, now time.Time) {
-	if s.holding(src.squeeze, now) && src.squeeze.layer <= layer {
+	sq := src.squeeze
+	if s.holding(sq, now) && sq.layer <= layer {
 		return
 	}
-	src.squeeze = squeeze{at: now, layer: layer}
+	hold := s.upHold
+	if !sq.raised.IsZero() && now.Sub(sq.raised) < relapseWithin {
+		hold = min(2*max(sq.hold, s.upHold), maxUpHold)
+	}
+	src.squeeze = squeeze{at: now, layer: layer, hold: hold, raised: sq.raised}
 }
 
 func area(src layerInput) int {
@@ -355,13 +395,13 @@ func (p *Participant) selectLayers() {
 		estimate = p.bwe.GetTargetBitrate()
 	}
 	p.sfu.estimates.observe(estimate)
-	budget := int(float64(estimate) * budgetShare)
+	audio := 0
 	p.selIn, p.selDTs = p.selIn[:0], p.selDTs[:0]
 	for t, sub := range p.subs {
 		if t.kind != webrtc.RTPCodecTypeVideo {
 			if l := t.layer(0); l != nil {
 				rate, _ := l.meter.rate(now)
-				budget -= rate
+				audio += rate
 			}
 			continue
 		}
@@ -386,7 +426,9 @@ func (p *Participant) selectLayers() {
 		p.selOut = make([]int, len(p.selIn))
 	}
 	out := p.selOut[:len(p.selIn)]
-	p.selector.Choose(budget, now, p.selIn, out)
+	up := int(float64(estimate)*upShare) - audio
+	keep := int(float64(estimate)*keepShare) - audio
+	p.selector.Choose(up, keep, now, p.selIn, out)
 	for i, dt := range p.selDTs {
 		dt.squeeze = p.selIn[i].squeeze
 		if dt.setTarget(out[i]) {

@@ -81,7 +81,7 @@ func TestLayerSelectorChoose(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := LayerSelector{upHold: 3 * time.Second}
 			out := make([]int, len(tc.in))
-			s.Choose(tc.budget, t0, tc.in, out)
+			s.Choose(tc.budget, tc.budget, t0, tc.in, out)
 			if fmt.Sprint(out) != fmt.Sprint(tc.want) {
 				t.Errorf("got %v, want %v", out, tc.want)
 			}
@@ -99,7 +99,7 @@ func TestLayerSelectorHysteresis(t *testing.T) {
 	at := time.Unix(100, 0)
 	step := func(budget int, d time.Duration) int {
 		at = at.Add(d)
-		s.Choose(budget, at, in, out)
+		s.Choose(budget, budget, at, in, out)
 		in[0].current = out[0]
 		return out[0]
 	}
@@ -369,7 +369,7 @@ func TestLayerSelectorHoldsOnlyTheSqueezedLayer(t *testing.T) {
 	at := time.Unix(100, 0)
 	step := func(budget int) []int {
 		at = at.Add(500 * time.Millisecond)
-		s.Choose(budget, at, in, out)
+		s.Choose(budget, budget, at, in, out)
 		for i := range in {
 			in[i].current = out[i]
 		}
@@ -402,12 +402,107 @@ func TestLayerSelectorHoldsOnlyTheSqueezedLayer(t *testing.T) {
 		t.Fatalf("right after: %v, want [f q]", got)
 	}
 	// Choked again, then room for one f only: the second is squeezed
-	// in every round, yet the first goes back up to f after 3 s.
+	// in every round, yet the first goes back up to f once its own hold
+	// ends: 6 s, not 3, as it went up to f less than 10 s before (a
+	// relapse doubles the hold).
 	step(250_000)
-	for range 5 {
-		step(1_000_000)
+	for range 11 {
+		if got := step(1_000_000); fmt.Sprint(got) != fmt.Sprint([]int{layerQ, layerQ}) {
+			t.Fatalf("one f's worth, within 6 s: %v, want [q q]", got)
+		}
 	}
 	if got := step(1_000_000); fmt.Sprint(got) != fmt.Sprint([]int{layerF, layerQ}) {
-		t.Fatalf("one f's worth, 3 s on: %v, want [f q]", got)
+		t.Fatalf("one f's worth, 6 s on: %v, want [f q]", got)
+	}
+}
+
+// The band between the up and the keep budget: an estimate that swings
+// around what the layers need does not move them, a source goes up only
+// with room to spare.
+func TestLayerSelectorBand(t *testing.T) {
+	all := [maxLayers]bool{true, true, true}
+	rates := [maxLayers]int{100_000, 300_000, 900_000}
+	in := []layerInput{{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerNone}}
+	s := LayerSelector{upHold: 3 * time.Second}
+	out := make([]int, 1)
+	at := time.Unix(100, 0)
+	// estimate in, layer out, with the shares selectLayers uses.
+	step := func(estimate int) int {
+		at = at.Add(500 * time.Millisecond)
+		s.Choose(int(float64(estimate)*upShare), int(float64(estimate)*keepShare), at, in, out)
+		in[0].current = out[0]
+		return out[0]
+	}
+	if got := step(1_100_000); got != layerF {
+		t.Fatalf("900 kbit/s f on a 1.1 Mbit/s estimate: %d, want f", got)
+	}
+	// Swings down to just above f and up again: f stays.
+	for _, e := range []int{950_000, 1_200_000, 910_000, 1_000_000} {
+		if got := step(e); got != layerF {
+			t.Fatalf("estimate %d: %d, want f kept", e, got)
+		}
+	}
+	if got := step(850_000); got != layerH {
+		t.Fatalf("below f: %d, want h", got)
+	}
+	// 1 Mbit/s would keep f but is not enough to go up to it, however
+	// long it lasts.
+	for range 20 {
+		if got := step(1_000_000); got != layerH {
+			t.Fatalf("1 Mbit/s after h: %d, want h (up needs %.0f %% of the estimate)", got, upShare*100)
+		}
+	}
+	// 1.1 Mbit/s is: f once it has fitted for the hold.
+	for i := 0; step(1_100_000) != layerF; i++ {
+		if i == 6 {
+			t.Fatal("1.1 Mbit/s for 3.5 s: still not f")
+		}
+	}
+}
+
+// Relapses: a source that goes up and is squeezed again soon after is
+// held twice as long each time, up to maxUpHold; one that stayed up for
+// relapseWithin starts again at upHold.
+func TestLayerSelectorBacksOffAfterRelapses(t *testing.T) {
+	all := [maxLayers]bool{true, true, true}
+	rates := [maxLayers]int{100_000, 300_000, 900_000}
+	in := []layerInput{{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerF}}
+	s := LayerSelector{upHold: 3 * time.Second}
+	out := make([]int, 1)
+	at := time.Unix(100, 0)
+	const wide, narrow = 2_000_000, 500_000
+	step := func(budget int, d time.Duration) int {
+		at = at.Add(d)
+		s.Choose(budget, budget, at, in, out)
+		in[0].current = out[0]
+		return out[0]
+	}
+	// upFor is how long after a squeeze the source gets f back on a wide
+	// budget, looked at every 100 ms.
+	upFor := func() time.Duration {
+		start := at
+		for at.Sub(start) < time.Minute {
+			if step(wide, 100*time.Millisecond) == layerF {
+				return at.Sub(start)
+			}
+		}
+		t.Fatal("never went up")
+		return 0
+	}
+	step(narrow, 0)
+	if got := upFor(); got != 3*time.Second {
+		t.Fatalf("first squeeze: up after %v, want 3s", got)
+	}
+	for _, want := range []time.Duration{6 * time.Second, 12 * time.Second, 24 * time.Second, 30 * time.Second, 30 * time.Second} {
+		step(narrow, time.Second) // a relapse 1 s after going up
+		if got := upFor(); got != want {
+			t.Fatalf("relapse: up after %v, want %v", got, want)
+		}
+	}
+	// Up for longer than relapseWithin: the next squeeze holds upHold.
+	step(wide, relapseWithin)
+	step(narrow, 100*time.Millisecond)
+	if got := upFor(); got != 3*time.Second {
+		t.Fatalf("after a long spell at f: up after %v, want 3s", got)
 	}
 }
