@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"context"
+	"log/slog"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -431,8 +433,22 @@ func (p *Participant) selectLayers() {
 	p.selector.Choose(up, keep, now, p.selIn, out)
 	for i, dt := range p.selDTs {
 		dt.squeeze = p.selIn[i].squeeze
-		if dt.setTarget(out[i]) {
-			p.log.Debug("layer target", "track", dt.track.id, "layer", out[i], "estimate", estimate)
+		if dt.setTarget(out[i]) && p.log.Enabled(context.Background(), slog.LevelDebug) {
+			p.logTarget(dt, out[i], p.selIn[i].current, estimate)
 		}
 	}
+}
+
+// logTarget logs a new layer target at debug level, with what GCC made
+// of the subscriber's link when the layer goes down: the why of a switch,
+// for tuning.
+func (p *Participant) logTarget(dt *DownTrack, layer, current, estimate int) {
+	attrs := []any{"track", dt.track.id, "layer", layer, "from", current, "estimate", estimate}
+	if layer < current && p.bwe != nil {
+		st := p.bwe.GetStats()
+		attrs = append(attrs, "gcc_state", st["state"], "gcc_usage", st["usage"],
+			"loss_target", st["lossTargetBitrate"], "delay_target", st["delayTargetBitrate"],
+			"average_loss", st["averageLoss"], "delay_ms", st["delayEstimate"], "threshold_ms", st["delayThreshold"])
+	}
+	p.log.Debug("layer target", attrs...)
 }
