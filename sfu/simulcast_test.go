@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -334,10 +335,21 @@ func TestLayerSwitchDoesNotAllocate(t *testing.T) {
 	r.st.record = false
 	r.dt.setTarget(layerQ)
 	n := 0
-	// Fill the layers' packet caches, which keep 512 packets each.
+	// Fill the layers' packet caches (1.5 s of frames 33 ms apart).
 	for range 300 {
 		r.frame(t, n, n%2 == 0)
 		n++
+	}
+	// drained waits for the writer to be done with what is queued, so
+	// that the packets it held are back in the pool: the cache holds
+	// only 1.5 s, and the writer, on one P under AllocsPerRun, runs only
+	// when this goroutine yields.
+	w := r.subs[0].writer
+	drained := func() {
+		for len(w.queue) > 0 {
+			runtime.Gosched()
+		}
+		runtime.Gosched()
 	}
 	target := layerQ
 	allocs := testing.AllocsPerRun(200, func() {
@@ -347,6 +359,7 @@ func TestLayerSwitchDoesNotAllocate(t *testing.T) {
 		r.dt.target.Store(int32(target))
 		r.frame(t, n, true)
 		n++
+		drained()
 	})
 	t.Logf("%.3f allocations per switching frame (6 packets)", allocs)
 	if allocs > 0.1 {
