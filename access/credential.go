@@ -135,11 +135,17 @@ func NewAPIKey() (string, error) {
 }
 
 // NewID returns a random identifier for rooms, participants, tenants and
-// keys: 96 bits, base64url.
+// keys: 96 bits, base64url, never beginning with "-", so that an id can be
+// passed to a command line (`konsil rooms delete ID`) without being read
+// as a flag. One draw in 64 would; it is drawn again.
 func NewID() (string, error) {
 	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new id: %w", err)
+	for {
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("new id: %w", err)
+		}
+		if id := base64.RawURLEncoding.EncodeToString(b); id[0] != '-' {
+			return id, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -97,3 +97,19 @@ func TestSessionTokens(t *testing.T) {
 		}
 	}
 }
+
+// Ids go on command lines (`konsil rooms delete ID`): none may begin
+// with "-", which one base64url draw in 64 would.
+func TestNewIDNeverLooksLikeAFlag(t *testing.T) {
+	seen := map[string]bool{}
+	for range 5000 {
+		id, err := NewID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(id) != 16 || id[0] == '-' || seen[id] {
+			t.Fatalf("id %q: want 16 base64url characters, not beginning with -, never seen before", id)
+		}
+		seen[id] = true
+	}
+}

@@ -95,7 +95,7 @@ func rooms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tw.Flush()
 	case "delete":
 		if fs.NArg() != 1 {
-			return errors.New("rooms delete needs the room id")
+			return errors.New("rooms delete needs the room id (after --, if it begins with -)")
 		}
 		if err := be.delete(ctx, fs.Arg(0)); err != nil {
 			return err
