@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -82,7 +83,9 @@ type ConferenceOptions struct {
 	Interceptors []interceptor.Factory
 	// OnChat is called with every chat message another participant sent,
 	// in order, with its sender's participant id. It runs on pion's data
-	// channel goroutine and must not call Close.
+	// channel goroutine and must not call Close, which waits for that
+	// goroutine to end. It may call Reconnect: the PeerConnection that
+	// Reconnect replaces, this channel's, is closed in the background.
 	OnChat func(sender string, msg []byte)
 	// OnKeyframeRequest is called when the SFU asks for a keyframe (PLI,
 	// RFC 4585 §6.3.1, or FIR, RFC 5104 §4.3.1) on one of our tracks:
@@ -119,8 +122,9 @@ type Conference struct {
 	loopDone  chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	// wg counts the RTCP readers of our senders. They are started only
-	// by DialConference and on the loop, so never concurrently with
+	// wg counts the RTCP readers of our senders and the closing of the
+	// sessions and links Reconnect replaced (retire). They are started
+	// only by DialConference and on the loop, so never concurrently with
 	// Close's Wait, which follows the loop's end.
 	wg sync.WaitGroup
 
@@ -353,11 +357,22 @@ func (c *Conference) equip(l *sfuLink) error {
 	})
 	if c.opts.OnTrack != nil {
 		l.pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			if !c.current(l) {
+				return
+			}
 			// The SFU names the publisher in the stream id (msid).
 			c.opts.OnTrack(t, r, t.StreamID())
 		})
 	}
 	return nil
+}
+
+// current tells whether l is the Conference's link, not one Reconnect
+// replaced.
+func (c *Conference) current(l *sfuLink) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.link == l
 }
 
 // update changes state read by WaitConnected, if l is still the current
@@ -514,10 +529,12 @@ func (c *Conference) setPeer(p protocol.Peer, present bool) {
 
 // adopt makes sig and l the Conference's session and PeerConnection, as
 // after a first welcome: the peers are the welcome's, our tracks encrypt
-// under its KID, and the state WaitConnected reads starts over. It
-// returns the session and link it replaces. It refuses (ErrNoKID) before
-// changing anything. It runs before the loop starts (DialConference) or
-// on it (Reconnect).
+// under its KID, and the state WaitConnected reads starts over. On a
+// Reconnect, who left, joined or came back while the old session was no
+// longer read is reported as that session would have. It returns the
+// session and link it replaces. It refuses (ErrNoKID) before changing
+// anything. It runs before the loop starts (DialConference) or on it
+// (Reconnect).
 func (c *Conference) adopt(join protocol.JoinResponse, sig *Signal, l *sfuLink) (oldSig *Signal, oldLink *sfuLink, err error) {
 	welcome := sig.Welcome()
 	if err := c.keyMedia(welcome); err != nil {
@@ -528,7 +545,7 @@ func (c *Conference) adopt(join protocol.JoinResponse, sig *Signal, l *sfuLink) 
 		peers[p.ID] = p
 	}
 	c.mu.Lock()
-	oldSig, oldLink = c.sig, c.link
+	oldSig, oldLink, oldPeers := c.sig, c.link, c.peers
 	c.join, c.sig, c.link, c.peers = join, sig, l, peers
 	c.pcState, c.chatOpen = webrtc.PeerConnectionStateNew, false
 	c.holding, c.held = false, nil
@@ -536,7 +553,39 @@ func (c *Conference) adopt(join protocol.JoinResponse, sig *Signal, l *sfuLink) 
 	c.mu.Unlock()
 	c.msgs = sig.Messages()
 	c.pending = nil
+	if oldLink != nil {
+		for _, e := range missedPeerEvents(oldPeers, peers) {
+			c.emit(e)
+		}
+	}
 	return oldSig, oldLink, nil
+}
+
+// missedPeerEvents are the peer events a session would have brought
+// between the peers before and after: peer-left for those gone (without
+// a Reason: a welcome does not say why), peer-joined for those new, and
+// peer-joined with Reconnect for those back with a new session, hence a
+// new KID. Each kind is sorted by participant id.
+func missedPeerEvents(before, after map[string]protocol.Peer) []Event {
+	var events []Event
+	for _, id := range slices.Sorted(maps.Keys(before)) {
+		if _, ok := after[id]; !ok {
+			events = append(events, Event{Type: EventPeerLeft, Peer: before[id]})
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(after)) {
+		p := after[id]
+		old, ok := before[id]
+		switch {
+		case !ok:
+		case p.KID != old.KID:
+			p.Reconnect = true
+		default:
+			continue
+		}
+		events = append(events, Event{Type: EventPeerJoined, Peer: p})
+	}
+	return events
 }
 
 // offer makes our first and only offer on the current link: our tracks
@@ -638,13 +687,16 @@ func (c *Conference) addPendingCandidates() {
 	c.pending = nil
 }
 
+// releaseCandidates sends the candidates held while an answer or our
+// offer was made, on the session they were held for (adopt, which
+// replaces the session, drops what is held).
 func (c *Conference) releaseCandidates() {
 	c.mu.Lock()
-	held := c.held
+	held, sig := c.held, c.sig
 	c.held, c.holding = nil, false
 	c.mu.Unlock()
 	for i := range held {
-		c.sendCandidate(&held[i])
+		c.sendCandidate(sig, &held[i])
 	}
 }
 
@@ -665,22 +717,20 @@ func (c *Conference) onLocalCandidate(l *sfuLink, cand *webrtc.ICECandidate) {
 		c.mu.Unlock()
 		return
 	}
+	// The session of l, taken with the check: a Reconnect right after it
+	// must not get l's candidate onto the new session.
+	sig := c.sig
 	c.mu.Unlock()
-	c.sendCandidate(&pc)
+	c.sendCandidate(sig, &pc)
 }
 
-// sendCandidate sends on the current session; a candidate of a link that
-// was replaced meanwhile is refused by the SFU, which no longer knows it.
-func (c *Conference) sendCandidate(cand *protocol.Candidate) {
-	if err := c.signal().Send(protocol.Message{Type: protocol.TypeCandidate, To: sfuPeer, Candidate: cand}); err != nil {
+// sendCandidate sends a candidate on the session of the link that
+// gathered it. That of a link replaced meanwhile goes to its old
+// session, which the server has ended, never to the new one.
+func (c *Conference) sendCandidate(sig *Signal, cand *protocol.Candidate) {
+	if err := sig.Send(protocol.Message{Type: protocol.TypeCandidate, To: sfuPeer, Candidate: cand}); err != nil {
 		c.log.Debug("send candidate", "err", err)
 	}
-}
-
-func (c *Conference) signal() *Signal {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sig
 }
 
 // emit hands an event to Events without ever blocking the loop.
@@ -760,9 +810,14 @@ func (c *Conference) WaitConnected(ctx context.Context) error {
 // the first welcome: a new PeerConnection publishing the same tracks and
 // simulcast layers (encrypted under the new session's KID), our first
 // offer, a new chat channel, and the last SetViews again. The old
-// PeerConnection is closed; its remote tracks end and OnTrack brings
-// them again on the new one. Peers and KIDs are the new welcome's.
-// Events goes on as before; the old session's end is not reported.
+// PeerConnection is closed in the background (Reconnect may be called
+// from OnChat, which runs on it); its remote tracks end and OnTrack
+// brings them again on the new one. Peers and KIDs are the new
+// welcome's. Events goes on as before: participants who left or joined
+// while the old session was no longer read are reported as
+// EventPeerLeft (without a Reason) and EventPeerJoined (with Reconnect
+// set for one that came back with a new session); the old session's
+// end is not reported.
 //
 // Reconnect returns once the offer is out; WaitConnected waits for
 // media and chat. If the join, the new PeerConnection or the new session
@@ -772,8 +827,8 @@ func (c *Conference) WaitConnected(ctx context.Context) error {
 // session it cannot use (with RoomSecret, one without a KID: ErrNoKID)
 // is left again. If the offer cannot be sent once the switch is made,
 // the Conference stays on the new session and the error is returned;
-// Reconnect again. After Close it returns ErrClosed; Close interrupts a
-// Reconnect under way.
+// Reconnect again. After Close it returns ErrClosed, also when Close
+// came once the switch was made; Close interrupts a Reconnect under way.
 func (c *Conference) Reconnect(ctx context.Context) error {
 	c.reconnectMu.Lock()
 	defer c.reconnectMu.Unlock()
@@ -802,6 +857,12 @@ func (c *Conference) Reconnect(ctx context.Context) error {
 	}
 	if err != nil {
 		return c.reconnectError(err)
+	}
+	select {
+	case <-c.done:
+		// Close came after the switch: the new session is gone too.
+		return ErrClosed
+	default:
 	}
 	c.log.Info("reconnected", "peers", len(c.Peers()), "kid", c.KID())
 	return nil
@@ -832,17 +893,17 @@ func (c *Conference) redial(ctx context.Context) (protocol.JoinResponse, *Signal
 }
 
 // switchTo makes the new session and link the Conference's, makes our
-// first offer on it and sends the last views, then closes the old
+// first offer on it and sends the last views, then retires the old
 // session and link. A session and link it could not adopt are closed
 // instead; adopted tells which.
 func (c *Conference) switchTo(join protocol.JoinResponse, sig *Signal, l *sfuLink) (adopted bool, err error) {
-	var oldSig *Signal
-	var oldLink *sfuLink
 	err = c.do(func() error {
-		var err error
-		if oldSig, oldLink, err = c.adopt(join, sig, l); err != nil {
+		oldSig, oldLink, err := c.adopt(join, sig, l)
+		if err != nil {
 			return err
 		}
+		adopted = true
+		defer c.retire(oldSig, oldLink)
 		if err := c.offer(); err != nil {
 			return err
 		}
@@ -851,16 +912,26 @@ func (c *Conference) switchTo(join protocol.JoinResponse, sig *Signal, l *sfuLin
 		}
 		return c.sig.Send(protocol.Message{Type: protocol.TypeView, To: sfuPeer, Views: c.views})
 	})
-	if oldLink == nil {
+	if !adopted {
 		// Not adopted: leave the new session (the Conference closed, or
 		// the server gave it no KID) and its link.
 		sig.Close()
 		_ = l.pc.GracefulClose()
-		return false, err
 	}
-	oldSig.abandon()
-	_ = oldLink.pc.GracefulClose()
-	return true, err
+	return adopted, err
+}
+
+// retire abandons a replaced session and closes its link in the
+// background; it is called on the loop, so that Close waits for it (see
+// wg). Not inline: Reconnect may be called from OnChat, on the old
+// link's chat goroutine, which closing the link waits for.
+func (c *Conference) retire(sig *Signal, l *sfuLink) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		sig.abandon()
+		_ = l.pc.GracefulClose()
+	}()
 }
 
 // reconnectError is ErrClosed if Close ended the Reconnect, err wrapped

@@ -254,21 +254,51 @@ func (k *mediaKeys) remove(participant string, kid uint64) {
 	}
 }
 
-// retain forgets every participant not in present: those that left
-// while we were away and will not say so.
-func (k *mediaKeys) retain(present map[string]bool) {
+// rekey takes the KIDs of a new session's welcome, ours included, in an
+// order that never leaves our tracks without a key: first every new key
+// is added, the old ones staying; then the KIDs by participant are
+// replaced and use switches our tracks to the new KID; only then are the
+// keys of KIDs no longer listed removed (ours of the old session, and
+// those of participants who left while we were away and will not say
+// so). If a key cannot be added, those added so far go again and nothing
+// else changes: our tracks keep encrypting under the old KID.
+func (k *mediaKeys) rekey(kids map[string]uint64, use func()) error {
 	k.mu.Lock()
-	var gone []uint64
-	for id, kid := range k.kids {
-		if !present[id] {
-			delete(k.kids, id)
-			gone = append(gone, kid)
+	known := make(map[uint64]bool, len(k.kids))
+	for _, kid := range k.kids {
+		known[kid] = true
+	}
+	k.mu.Unlock()
+	var added []uint64
+	for _, kid := range kids {
+		if kid == 0 || known[kid] {
+			continue
+		}
+		if err := k.ctx.AddKey(kid, e2ee.SenderBaseKey(k.media, kid)); err != nil {
+			for _, a := range added {
+				k.ctx.RemoveKey(a)
+			}
+			return err
+		}
+		added = append(added, kid)
+	}
+	listed := make(map[uint64]bool, len(kids))
+	k.mu.Lock()
+	old := k.kids
+	k.kids = make(map[string]uint64, len(kids))
+	for id, kid := range kids {
+		if kid != 0 {
+			k.kids[id], listed[kid] = kid, true
 		}
 	}
 	k.mu.Unlock()
-	for _, kid := range gone {
-		k.ctx.RemoveKey(kid)
+	use()
+	for _, kid := range old {
+		if !listed[kid] {
+			k.ctx.RemoveKey(kid)
+		}
 	}
+	return nil
 }
 
 func (k *mediaKeys) kidOf(participant string) (uint64, bool) {
@@ -281,8 +311,8 @@ func (k *mediaKeys) kidOf(participant string) (uint64, bool) {
 // keyMedia keys SFrame for a session of a conference with a room
 // secret, from its welcome: our tracks encrypt under the session's KID,
 // every participant listed can be decrypted, and the keys of those no
-// longer there are forgotten. It refuses a welcome without our KID
-// before changing anything.
+// longer there are forgotten. It refuses a welcome without our KID, or
+// one whose keys cannot be made, before changing anything.
 func (c *Conference) keyMedia(welcome protocol.Message) error {
 	if c.media == nil {
 		return nil
@@ -291,24 +321,22 @@ func (c *Conference) keyMedia(welcome protocol.Message) error {
 		return ErrNoKID
 	}
 	self := *welcome.Self
-	present := map[string]bool{self.ID: true}
-	if err := c.media.add(self.ID, self.KID); err != nil {
-		return err
-	}
+	kids := map[string]uint64{self.ID: self.KID}
 	for _, p := range welcome.Peers {
-		present[p.ID] = true
-		if err := c.media.add(p.ID, p.KID); err != nil {
-			return err
-		}
+		kids[p.ID] = p.KID
 	}
-	c.media.retain(present)
 	// Simulcast layers are separate frame sequences under the one KID:
 	// one context, so one counter, and no nonce is ever used twice. A
 	// new session's KID is new too (never a counter that starts again).
-	for _, t := range append(append([]webrtc.TrackLocal{}, c.opts.Tracks...), c.opts.VideoLayers...) {
-		if st, ok := t.(*SFrameTrack); ok {
-			st.setKey(c.media.ctx, self.KID)
+	err := c.media.rekey(kids, func() {
+		for _, t := range append(append([]webrtc.TrackLocal{}, c.opts.Tracks...), c.opts.VideoLayers...) {
+			if st, ok := t.(*SFrameTrack); ok {
+				st.setKey(c.media.ctx, self.KID)
+			}
 		}
+	})
+	if err != nil {
+		return err
 	}
 	c.log.Info("media encrypted with SFrame", "kid", self.KID)
 	return nil

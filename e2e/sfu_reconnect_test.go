@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,9 +81,9 @@ func TestConferenceReconnect(t *testing.T) {
 	if radio.PeerConnection() == oldPC {
 		t.Fatal("Reconnect kept the old PeerConnection")
 	}
-	if st := oldPC.ConnectionState(); st != webrtc.PeerConnectionStateClosed {
-		t.Errorf("the old PeerConnection is %s, want closed", st)
-	}
+	eventually(t, "the old PeerConnection is closed", func() bool {
+		return oldPC.ConnectionState() == webrtc.PeerConnectionStateClosed
+	})
 	if radio.KID() == 0 || radio.KID() == oldKID {
 		t.Errorf("KID %d after Reconnect, %d before: want a new one", radio.KID(), oldKID)
 	}
@@ -222,5 +225,147 @@ func TestConferenceReconnectFailsInPlace(t *testing.T) {
 	pub.leave()
 	if err := pub.Reconnect(context.Background()); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("Reconnect after Close: %v, want ErrClosed", err)
+	}
+}
+
+// Chair asks in the chat for a reconnect, and radiology's chat callback
+// calls Reconnect: it runs on the chat channel of the PeerConnection
+// Reconnect replaces, whose closing waits for it. Reconnect returns, the
+// old PeerConnection closes once the callback is done, and chat goes on
+// over the new one both ways.
+func TestConferenceReconnectFromChat(t *testing.T) {
+	verifyNoLeaks(t)
+	s := testutil.StartServer(t, withSFUPorts())
+	// Three places: a room for two is a peer-to-peer consultation.
+	room := s.CreateRoom(t, 3, "host", "guest")
+	chair := dialMember(t, s, "chair", room.Participants[0].Token)
+	var self atomic.Pointer[member]
+	reconnected := make(chan error, 1)
+	radio := dialMemberWith(t, s, "radiology", room.Participants[1].Token, func(o *client.ConferenceOptions) {
+		o.OnChat = func(from string, text []byte) {
+			m := self.Load()
+			m.onChat(from, text)
+			if string(text) == "bitte neu verbinden" {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				reconnected <- m.Reconnect(ctx)
+			}
+		}
+	})
+	self.Store(radio)
+	waitConferenceConnected(t, chair)
+	waitConferenceConnected(t, radio)
+	oldPC := radio.PeerConnection()
+
+	if err := chair.SendChat([]byte("bitte neu verbinden")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-reconnected:
+		if err != nil {
+			t.Fatalf("Reconnect from OnChat: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Reconnect called from OnChat has not returned after 15 s")
+	}
+	if radio.PeerConnection() == oldPC {
+		t.Fatal("Reconnect kept the old PeerConnection")
+	}
+	eventually(t, "the old PeerConnection is closed", func() bool {
+		return oldPC.ConnectionState() == webrtc.PeerConnectionStateClosed
+	})
+	waitConferenceConnected(t, radio)
+	// Radiology first, so that the SFU has its new channel open before
+	// chair's message is relayed to it.
+	if err := radio.SendChat([]byte("wieder da")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "chair receives radiology's chat", func() bool { return len(chair.chatsFrom(radio.Self())) == 1 })
+	if err := chair.SendChat([]byte("gut")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "radiology receives chair's chat on its new PeerConnection", func() bool {
+		got := radio.chatsFrom(chair.Self())
+		return len(got) == 2 && string(got[1]) == "gut"
+	})
+}
+
+// joinGate holds the first join made after it is armed until released:
+// the moment a Reconnect no longer reads its old session and has no new
+// one yet.
+type joinGate struct {
+	armed            atomic.Bool
+	reached, release chan struct{}
+}
+
+func newJoinGate() *joinGate {
+	return &joinGate{reached: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *joinGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.reached)
+		select {
+		case <-g.release:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Radiology reconnects; while it no longer reads its old session and has
+// no new one, chair leaves and pathology joins. Neither news reaches it
+// on a session: its Events reports both once the Reconnect is done, and
+// nothing about cardiology, who stayed.
+func TestConferenceReconnectReportsWhoCameAndWent(t *testing.T) {
+	verifyNoLeaks(t)
+	s := testutil.StartServer(t, withSFUPorts())
+	room := s.CreateRoom(t, 4, "host", "guest", "guest", "guest")
+	chair := dialMember(t, s, "chair", room.Participants[0].Token)
+	cardio := dialMember(t, s, "cardiology", room.Participants[1].Token)
+	gate := newJoinGate()
+	radio := dialMemberWith(t, s, "radiology", room.Participants[2].Token, func(o *client.ConferenceOptions) {
+		o.HTTPClient = &http.Client{Transport: gate}
+	})
+	waitConferenceConnected(t, radio)
+
+	gate.armed.Store(true)
+	reconnected := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		reconnected <- radio.Reconnect(ctx)
+	}()
+	select {
+	case <-gate.reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Reconnect did not join again")
+	}
+	chairID := chair.Self()
+	chair.leave()
+	waitConferenceEvent(t, cardio, client.EventPeerLeft, chairID)
+	patho := dialMember(t, s, "pathology", room.Participants[3].Token)
+	waitConferenceEvent(t, cardio, client.EventPeerJoined, patho.Self())
+	close(gate.release)
+	if err := <-reconnected; err != nil {
+		t.Fatalf("Reconnect: %v", err)
+	}
+
+	var got []string
+	for drained := false; !drained; {
+		select {
+		case e := <-radio.Events():
+			got = append(got, string(e.Type)+" "+e.Peer.ID)
+		default:
+			drained = true
+		}
+	}
+	want := []string{string(client.EventPeerLeft) + " " + chairID, string(client.EventPeerJoined) + " " + patho.Self()}
+	if !slices.Equal(got, want) {
+		t.Errorf("radiology's events after the Reconnect: %q, want %q", got, want)
+	}
+	if ps := radio.Peers(); len(ps) != 2 || !slices.ContainsFunc(ps, func(p protocol.Peer) bool { return p.ID == patho.Self() }) {
+		t.Errorf("radiology sees peers %v, want cardiology and pathology", ps)
 	}
 }
