@@ -124,7 +124,12 @@ func (l *layer) RequestKeyframe() {
 // subscriber's estimate must cover to receive the layer. The reader adds
 // every packet; at the end of each window of rateWindow it folds the
 // window's rate into an average, which anyone may read. Keyframes make
-// single windows jumpy, so the average weighs the last few.
+// single windows jumpy, so the average weighs the last several, each
+// new one an eighth: keyframes forced by subscribers' PLIs (up to two a
+// second on a layer) raised a quarter-weighted average by a third within
+// two seconds, which moved every subscriber of that source down at once
+// (debug log of a 4 × 20 room) and, through their PLIs at the next
+// up-switch, started it over.
 type rateMeter struct {
 	// Owned by the reader.
 	bytes int
@@ -154,7 +159,7 @@ func (m *rateMeter) add(n int, at time.Time) {
 	}
 	rate := int64(float64(m.bytes*8) / el.Seconds())
 	if old := m.bps.Load(); old > 0 {
-		rate = (3*old + rate) / 4
+		rate = (7*old + rate) / 8
 	}
 	m.bps.Store(rate)
 	m.last.Store(at.UnixNano())

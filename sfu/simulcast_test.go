@@ -47,6 +47,38 @@ func TestRateMeter(t *testing.T) {
 	}
 }
 
+// Forced keyframes, two a second for two seconds on a 650 kbit/s layer
+// (each five times a 2.7 KB delta frame), raise the meter by less than
+// the 15 % band between going up and coming down.
+func TestRateMeterDampsKeyframeBursts(t *testing.T) {
+	var m rateMeter
+	at := time.Unix(1000, 0)
+	const frame = 33 * time.Millisecond
+	delta := 650_000 / 8 / 30 // bytes per frame at 30 fps
+	for range 30 * 20 {       // 20 s steady
+		m.add(delta, at)
+		at = at.Add(frame)
+	}
+	steady, _ := m.rate(at)
+	peak := steady
+	for i := range 30 * 2 {
+		n := delta
+		if i%15 == 0 {
+			n = 5 * delta // a forced keyframe every 500 ms
+		}
+		m.add(n, at)
+		at = at.Add(frame)
+		r, _ := m.rate(at)
+		peak = max(peak, r)
+	}
+	if rise := float64(peak-steady) / float64(steady); rise > 0.15 {
+		t.Errorf("keyframe bursts raised the rate %.0f %% (%d → %d bit/s), want under 15 %%", rise*100, steady, peak)
+	}
+	if steady < 600_000 || steady > 700_000 {
+		t.Errorf("steady rate %d, want about 650 kbit/s", steady)
+	}
+}
+
 // Layer choice: tile size caps the layer, the budget is spent biggest
 // tile first, every shown source gets at least its lowest layer, a
 // source at 0×0 gets none, and an up-switch waits for the budget to have
