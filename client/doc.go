@@ -1,6 +1,9 @@
 // Package client is the Go client SDK for Konsil: it joins a room over the
-// REST API (Join), speaks the signaling protocol over WebSocket (Signal) and
-// runs a peer-to-peer consultation on one pion PeerConnection (Call).
+// REST API (Join), speaks the signaling protocol over WebSocket (Signal),
+// runs a peer-to-peer consultation on one pion PeerConnection (Call) and
+// takes part in a case conference through the SFU (Conference: simulcast
+// publishing, SFrame end-to-end encryption, chat, Reconnect onto a new
+// session and PeerConnection).
 //
 // It is what tests, the load harness and other Go programs use to act as a
 // participant. It imports only protocol, pion and gorilla/websocket, never

@@ -125,15 +125,19 @@ func (l *layer) RequestKeyframe() {
 // every packet; at the end of each window of rateWindow it folds the
 // window's rate into an average, which anyone may read. Keyframes make
 // single windows jumpy, so the average weighs the last several, each
-// new one an eighth: keyframes forced by subscribers' PLIs (up to two a
+// new one an eighth (after the first eight, averaged alike): keyframes forced by subscribers' PLIs (up to two a
 // second on a layer) raised a quarter-weighted average by a third within
 // two seconds, which moved every subscriber of that source down at once
 // (debug log of a 4 × 20 room) and, through their PLIs at the next
 // up-switch, started it over.
 type rateMeter struct {
-	// Owned by the reader.
-	bytes int
-	since time.Time
+	// Owned by the reader. windows counts the windows folded in, up to
+	// rateWeight: the first ones are averaged alike, so that the first
+	// window of a layer, which starts with a keyframe, does not stand for
+	// the layer's rate for long.
+	bytes   int
+	since   time.Time
+	windows int
 	// bps is the average; last the end of the newest window, in Unix
 	// nanoseconds: a layer the publisher stopped sending goes stale.
 	bps  atomic.Int64
@@ -142,6 +146,9 @@ type rateMeter struct {
 
 const (
 	rateWindow = 500 * time.Millisecond
+	// rateWeight: each new window counts 1/rateWeight in the average
+	// once the meter has seen that many.
+	rateWeight = 8
 	// rateStale: a layer without a packet for this long is gone (the
 	// browser stopped sending it for its own bandwidth or CPU).
 	rateStale = 2 * time.Second
@@ -158,9 +165,9 @@ func (m *rateMeter) add(n int, at time.Time) {
 		return
 	}
 	rate := int64(float64(m.bytes*8) / el.Seconds())
-	if old := m.bps.Load(); old > 0 {
-		rate = (7*old + rate) / 8
-	}
+	m.windows = min(m.windows+1, rateWeight)
+	w := int64(m.windows)
+	rate = ((w-1)*m.bps.Load() + rate) / w
 	m.bps.Store(rate)
 	m.last.Store(at.UnixNano())
 	m.bytes, m.since = 0, at

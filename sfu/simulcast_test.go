@@ -47,6 +47,28 @@ func TestRateMeter(t *testing.T) {
 	}
 }
 
+// A new layer's first window starts with a keyframe: it does not stand
+// for the layer's rate for long. Four windows in, the meter is within a
+// fifth of the rate (an eighth-weighted average from the first window on
+// was a third over).
+func TestRateMeterWarmsUp(t *testing.T) {
+	var m rateMeter
+	at := time.Unix(1000, 0)
+	const frame = 33 * time.Millisecond
+	delta := 650_000 / 8 / 30
+	for i := range 4*16 + 1 { // four windows of 16 frames, and one to close the last
+		n := delta
+		if i == 0 {
+			n = 10 * delta
+		}
+		m.add(n, at)
+		at = at.Add(frame)
+	}
+	if r, _ := m.rate(at); r > 650_000*6/5 {
+		t.Errorf("four windows after a layer's first keyframe: %d bit/s, want within 20 %% of 650 kbit/s", r)
+	}
+}
+
 // Forced keyframes, two a second for two seconds on a 650 kbit/s layer
 // (each five times a 2.7 KB delta frame), raise the meter by less than
 // the 15 % band between going up and coming down.
