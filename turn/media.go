@@ -42,6 +42,9 @@ type MediaMux struct {
 	udpAddr net.Addr
 	tcpAddr net.Addr
 	ip      netip.Addr // the one IP both listen on; invalid: all interfaces
+	// udpConn is the UDP socket when there is one (a specific IP), for
+	// tests to look at its buffers.
+	udpConn *net.UDPConn
 }
 
 // ListenMedia opens the media ports of cfg.
@@ -72,6 +75,14 @@ func ListenMedia(cfg MediaConfig, log *slog.Logger) (*MediaMux, error) {
 	return m, nil
 }
 
+// udpSocketBuffer is the receive and send buffer asked for the SFU's UDP
+// socket, which carries every participant's media, RTCP and handshakes:
+// at the default 208 KiB a 50 ms stall of its reader at 30 Mbit/s in
+// overflows it, and what the kernel drops then is lost media and, during
+// joins, DTLS handshake flights that pion resends only after a second
+// and more.
+const udpSocketBuffer = 4 << 20
+
 // listenUDP opens one socket on a given IP, or one per interface for an
 // address without one: a single socket on 0.0.0.0 cannot tell which
 // local address a packet came to, which ICE needs.
@@ -84,7 +95,8 @@ func (m *MediaMux) listenUDP(loggers logging.LoggerFactory) error {
 		if addr.Port == 0 {
 			return &ListenError{Transport: "ice-udp", Addr: m.cfg.UDPAddr, Err: errors.New("listening on all interfaces needs a fixed port")}
 		}
-		mux, err := ice.NewMultiUDPMuxFromPort(addr.Port, ice.UDPMuxFromPortWithLogger(loggers.NewLogger("ice-udp")))
+		mux, err := ice.NewMultiUDPMuxFromPort(addr.Port, ice.UDPMuxFromPortWithLogger(loggers.NewLogger("ice-udp")),
+			ice.UDPMuxFromPortWithReadBufferSize(udpSocketBuffer), ice.UDPMuxFromPortWithWriteBufferSize(udpSocketBuffer))
 		if err != nil {
 			return &ListenError{Transport: "ice-udp", Addr: m.cfg.UDPAddr, Err: err}
 		}
@@ -95,6 +107,11 @@ func (m *MediaMux) listenUDP(loggers logging.LoggerFactory) error {
 	if err != nil {
 		return &ListenError{Transport: "ice-udp", Addr: m.cfg.UDPAddr, Err: err}
 	}
+	// Best effort: the kernel caps the sizes at net.core.rmem_max and
+	// wmem_max (docs/OPERATIONS.md) and says nothing when it does.
+	_ = conn.SetReadBuffer(udpSocketBuffer)
+	_ = conn.SetWriteBuffer(udpSocketBuffer)
+	m.udpConn = conn
 	m.udpAddr = conn.LocalAddr()
 	m.noteIP(addr.IP)
 	m.udp = webrtc.NewICEUDPMux(loggers.NewLogger("ice-udp"), conn)
