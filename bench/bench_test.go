@@ -27,19 +27,10 @@ func TestConferenceRoomOfThree(t *testing.T) {
 	cfg.VideoBitrate = 300_000
 	cfg.Duration = 5 * time.Second
 	cfg.RampRate = 20
-	cfg.ServerInProcess = true
 	if testing.Verbose() {
 		cfg.Progress = os.Stderr
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := bench.Run(ctx, cfg)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if testing.Verbose() {
-		_ = rep.WriteSummary(os.Stderr)
-	}
+	rep := runBench(t, cfg)
 
 	if p := rep.Participants; p.Joined != 3 || p.Failed != 0 {
 		t.Fatalf("participants: %+v", p)
@@ -113,16 +104,7 @@ func TestPublisherAnswersKeyframeRequests(t *testing.T) {
 	cfg.KeyframeInterval = time.Minute
 	cfg.RampRate = 0.5 // the publisher is sending well before anyone subscribes
 	cfg.Duration = 2 * time.Second
-	cfg.ServerInProcess = true
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := bench.Run(ctx, cfg)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if testing.Verbose() {
-		_ = rep.WriteSummary(os.Stderr)
-	}
+	rep := runBench(t, cfg)
 	v := rep.Video
 	if v.Streams != 2 {
 		t.Fatalf("%d video streams delivered, want 2 (one per subscriber)", v.Streams)
@@ -169,4 +151,21 @@ func TestFindLimitRooms(t *testing.T) {
 	if code := s.Do(t, http.MethodGet, "/api/v1/rooms", s.TenantKey, nil, &left); code != http.StatusOK || len(left.Rooms) != 0 {
 		t.Errorf("after the search: HTTP %d, %d rooms left, want none", code, len(left.Rooms))
 	}
+}
+
+// runBench runs cfg against the in-process server it starts, for at most
+// a minute, and returns the report (its summary on stderr with -v).
+func runBench(t *testing.T, cfg bench.Config) *bench.Report {
+	t.Helper()
+	cfg.ServerInProcess = true
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if testing.Verbose() {
+		_ = rep.WriteSummary(os.Stderr)
+	}
+	return rep
 }

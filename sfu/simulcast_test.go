@@ -147,17 +147,8 @@ func TestLayerSelectorChoose(t *testing.T) {
 // Down at once, up only after the budget has covered the bigger layer
 // for upHold: the clock is moved, nothing sleeps.
 func TestLayerSelectorHysteresis(t *testing.T) {
-	all := [maxLayers]bool{true, true, true}
-	in := []layerInput{{rates: [maxLayers]int{100_000, 300_000, 900_000}, live: all, current: layerF}}
-	s := LayerSelector{upHold: 3 * time.Second}
-	out := []int{0}
-	at := time.Unix(100, 0)
-	step := func(budget int, d time.Duration) int {
-		at = at.Add(d)
-		s.Choose(budget, budget, at, in, out)
-		in[0].current = out[0]
-		return out[0]
-	}
+	r := newSelectorRig(1, layerF)
+	step := func(budget int, d time.Duration) int { return r.step(d, budget, budget)[0] }
 	if got := step(2_000_000, 0); got != layerF {
 		t.Fatalf("wide: %d", got)
 	}
@@ -174,14 +165,43 @@ func TestLayerSelectorHysteresis(t *testing.T) {
 		t.Fatalf("3 s after the squeeze: %d, want f", got)
 	}
 	// A hidden tile, shown again, gets its layer at once.
-	in[0].width, in[0].height, in[0].viewed = 0, 0, true
+	r.in[0].width, r.in[0].height = 0, 0
 	if got := step(2_000_000, 500*time.Millisecond); got != layerNone {
 		t.Fatalf("hidden: %d", got)
 	}
-	in[0].width, in[0].height = 1280, 720
+	r.in[0].width, r.in[0].height = 1280, 720
 	if got := step(2_000_000, 500*time.Millisecond); got != layerF {
 		t.Fatalf("shown again: %d, want f", got)
 	}
+}
+
+// selectorRig drives a LayerSelector over sources of 100/300/900 kbit/s
+// layers shown at 1280×720, on a clock moved by hand: nothing sleeps.
+type selectorRig struct {
+	s   LayerSelector
+	in  []layerInput
+	out []int
+	at  time.Time
+}
+
+func newSelectorRig(sources, current int) *selectorRig {
+	r := &selectorRig{s: LayerSelector{upHold: 3 * time.Second}, out: make([]int, sources), at: time.Unix(100, 0)}
+	for range sources {
+		r.in = append(r.in, layerInput{rates: [maxLayers]int{100_000, 300_000, 900_000}, live: [maxLayers]bool{true, true, true},
+			width: 1280, height: 720, viewed: true, current: current})
+	}
+	return r
+}
+
+// step moves the clock on by d, chooses with the up and keep budgets and
+// makes the choice the sources' current layers.
+func (r *selectorRig) step(d time.Duration, up, keep int) []int {
+	r.at = r.at.Add(d)
+	r.s.Choose(up, keep, r.at, r.in, r.out)
+	for i := range r.in {
+		r.in[i].current = r.out[i]
+	}
+	return r.out
 }
 
 // A source map of the layer before a switch keeps answering NACKs for
@@ -425,23 +445,8 @@ func TestLayerSwitchDoesNotAllocate(t *testing.T) {
 // fits goes up at once though another one is held, and a source held
 // back from f may still go up to h.
 func TestLayerSelectorHoldsOnlyTheSqueezedLayer(t *testing.T) {
-	all := [maxLayers]bool{true, true, true}
-	rates := [maxLayers]int{100_000, 300_000, 900_000}
-	in := []layerInput{
-		{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerF},
-		{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerF},
-	}
-	s := LayerSelector{upHold: 3 * time.Second}
-	out := make([]int, 2)
-	at := time.Unix(100, 0)
-	step := func(budget int) []int {
-		at = at.Add(500 * time.Millisecond)
-		s.Choose(budget, budget, at, in, out)
-		for i := range in {
-			in[i].current = out[i]
-		}
-		return out
-	}
+	r := newSelectorRig(2, layerF)
+	step := func(budget int) []int { return r.step(500*time.Millisecond, budget, budget) }
 	// The link chokes: both down to q, both squeezed at h.
 	if got := step(250_000); fmt.Sprint(got) != fmt.Sprint([]int{layerQ, layerQ}) {
 		t.Fatalf("choked: %v", got)
@@ -487,18 +492,10 @@ func TestLayerSelectorHoldsOnlyTheSqueezedLayer(t *testing.T) {
 // around what the layers need does not move them, a source goes up only
 // with room to spare.
 func TestLayerSelectorBand(t *testing.T) {
-	all := [maxLayers]bool{true, true, true}
-	rates := [maxLayers]int{100_000, 300_000, 900_000}
-	in := []layerInput{{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerNone}}
-	s := LayerSelector{upHold: 3 * time.Second}
-	out := make([]int, 1)
-	at := time.Unix(100, 0)
+	r := newSelectorRig(1, layerNone)
 	// estimate in, layer out, with the shares selectLayers uses.
 	step := func(estimate int) int {
-		at = at.Add(500 * time.Millisecond)
-		s.Choose(int(float64(estimate)*upShare), int(float64(estimate)*keepShare), at, in, out)
-		in[0].current = out[0]
-		return out[0]
+		return r.step(500*time.Millisecond, int(float64(estimate)*upShare), int(float64(estimate)*keepShare))[0]
 	}
 	if got := step(1_100_000); got != layerF {
 		t.Fatalf("900 kbit/s f on a 1.1 Mbit/s estimate: %d, want f", got)
@@ -531,26 +528,16 @@ func TestLayerSelectorBand(t *testing.T) {
 // held twice as long each time, up to maxUpHold; one that stayed up for
 // relapseWithin starts again at upHold.
 func TestLayerSelectorBacksOffAfterRelapses(t *testing.T) {
-	all := [maxLayers]bool{true, true, true}
-	rates := [maxLayers]int{100_000, 300_000, 900_000}
-	in := []layerInput{{rates: rates, live: all, width: 1280, height: 720, viewed: true, current: layerF}}
-	s := LayerSelector{upHold: 3 * time.Second}
-	out := make([]int, 1)
-	at := time.Unix(100, 0)
+	r := newSelectorRig(1, layerF)
 	const wide, narrow = 2_000_000, 500_000
-	step := func(budget int, d time.Duration) int {
-		at = at.Add(d)
-		s.Choose(budget, budget, at, in, out)
-		in[0].current = out[0]
-		return out[0]
-	}
+	step := func(budget int, d time.Duration) int { return r.step(d, budget, budget)[0] }
 	// upFor is how long after a squeeze the source gets f back on a wide
 	// budget, looked at every 100 ms.
 	upFor := func() time.Duration {
-		start := at
-		for at.Sub(start) < time.Minute {
+		start := r.at
+		for r.at.Sub(start) < time.Minute {
 			if step(wide, 100*time.Millisecond) == layerF {
-				return at.Sub(start)
+				return r.at.Sub(start)
 			}
 		}
 		t.Fatal("never went up")
