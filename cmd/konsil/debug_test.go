@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestDebugAddrOnlyOnLoopback(t *testing.T) {
@@ -30,4 +34,52 @@ func TestDebugAddrOnlyOnLoopback(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "heap profile") {
 		t.Fatalf("heap profile: %d %.80q", resp.StatusCode, b)
 	}
+}
+
+// A first start that fails on its flags (a profiler address that is not
+// loopback) fails before the bootstrap keys are made, so the next start
+// is still the first and shows them.
+func TestFailedFirstStartKeepsTheKeysToShow(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--data", dir, "--addr", "127.0.0.1:0", "--turn=false", "--sfu-udp", "127.0.0.1:0", "--sfu-tcp", ""}
+	var out, errOut bytes.Buffer
+	err := serve(context.Background(), append(args, "--debug-addr", "0.0.0.0:6060"), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "debug-addr") {
+		t.Fatalf("serve with a public profiler address: %v, want a debug-addr error", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	out.Reset()
+	var mu syncWriter
+	go func() { done <- serve(ctx, args, &mu, &errOut) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(mu.String(), "is running") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	if !strings.Contains(mu.String(), "First start: keys created") {
+		t.Fatalf("second start did not show the keys:\n%s", mu.String())
+	}
+}
+
+// syncWriter is a bytes.Buffer safe to write and read from two
+// goroutines.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

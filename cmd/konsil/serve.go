@@ -99,6 +99,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// Both listeners open before the server is made: on a first start
+	// New creates the bootstrap keys, which are shown only once, so
+	// nothing may fail between making and showing them.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if *debugAddr != "" {
+		dbg, err := listenDebug(*debugAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer dbg.Close()
+		log.Info("profiler listening", "addr", dbg.Addr().String())
+	}
+
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.New(ctx, server.Config{
@@ -108,12 +125,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		TURN:           turnCfg, ExternalTURN: external, SFUMedia: tf.media(),
 	})
 	if err != nil {
+		ln.Close()
 		return tf.explain(err)
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		srv.Shutdown(context.Background())
-		return fmt.Errorf("listen: %w", err)
 	}
 	base := *public
 	if base == "" {
@@ -131,17 +144,6 @@ Create a room:  konsil rooms create --api-key %s
 `, b.AdminKey, "default", b.TenantKey, b.TenantKey)
 	}
 	fmt.Fprintf(stdout, "Konsil is running on %s (Ctrl-C to stop)\n", base)
-
-	if *debugAddr != "" {
-		dbg, err := listenDebug(*debugAddr)
-		if err != nil {
-			srv.Shutdown(context.Background())
-			ln.Close()
-			return err
-		}
-		defer dbg.Close()
-		log.Info("profiler listening", "addr", dbg.Addr().String())
-	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
