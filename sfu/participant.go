@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
@@ -69,9 +70,12 @@ type Participant struct {
 	mu      sync.Mutex
 	closed  bool
 	started bool
-	tracks  []*Track             // what it publishes
-	holding bool                 // an offer is on its way: hold candidates
-	held    []protocol.Candidate // candidates gathered meanwhile
+	// connected: the PeerConnection has been connected (ICE and DTLS up)
+	// once. Set by pion's callback, read by the loop.
+	connected atomic.Bool
+	tracks    []*Track             // what it publishes
+	holding   bool                 // an offer is on its way: hold candidates
+	held      []protocol.Candidate // candidates gathered meanwhile
 
 	// Owned by loop.
 	subs     map[*Track]*subscription
@@ -119,6 +123,10 @@ func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Pa
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		p.log.Debug("peer connection state", "state", st.String())
+		if st == webrtc.PeerConnectionStateConnected && !p.connected.Swap(true) {
+			// The subscriptions held back since the answer (negotiate).
+			p.renegotiate()
+		}
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			// The client went away or its network did. Its signaling
 			// session may live on; a new session (Leave and Join) gets a
@@ -268,10 +276,15 @@ func (p *Participant) answer() error {
 
 // negotiate brings the subscriptions in line with the room and offers
 // the change, or notes it for later when an offer is already out. Before
-// the client's first offer is answered it does nothing: that answer is
-// followed by a negotiate.
+// the client's first offer is answered, and then until the
+// PeerConnection is first connected, it does nothing: the connection
+// kicks it. An offer sent right behind the answer reached pion clients
+// while their answer was still being applied; pion then took the offer
+// for an ICE restart, changed its own credentials, and the SFU's checks
+// went unanswered until the join timed out (about one join in 2,000
+// under load, caught with debug logs on both sides).
 func (p *Participant) negotiate() {
-	if !p.answered {
+	if !p.answered || !p.connected.Load() {
 		return
 	}
 	if p.awaiting {
