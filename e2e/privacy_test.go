@@ -1,10 +1,8 @@
 package e2e_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,29 +11,11 @@ import (
 	"github.com/konsil/konsil/server"
 )
 
-// syncBuffer is a log sink safe for the server's many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A whole consultation, with wrong codes and a deletion, logged at info
 // level: the log holds ids, never a token, code, key, session token, label
 // or chat text.
 func TestLogsHoldNoSecrets(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	s := testutil.StartServer(t, func(c *server.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})

@@ -6,9 +6,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/konsil/konsil/internal/testutil"
 )
 
 func TestDebugAddrOnlyOnLoopback(t *testing.T) {
@@ -42,44 +43,24 @@ func TestDebugAddrOnlyOnLoopback(t *testing.T) {
 func TestFailedFirstStartKeepsTheKeysToShow(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"--data", dir, "--addr", "127.0.0.1:0", "--turn=false", "--sfu-udp", "127.0.0.1:0", "--sfu-tcp", ""}
-	var out, errOut bytes.Buffer
-	err := serve(context.Background(), append(args, "--debug-addr", "0.0.0.0:6060"), &out, &errOut)
+	var first bytes.Buffer
+	err := serve(context.Background(), append(args, "--debug-addr", "0.0.0.0:6060"), &first, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "debug-addr") {
 		t.Fatalf("serve with a public profiler address: %v, want a debug-addr error", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	out.Reset()
-	var mu syncWriter
-	go func() { done <- serve(ctx, args, &mu, &errOut) }()
+	var second testutil.SyncBuffer
+	go func() { done <- serve(ctx, args, &second, io.Discard) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(mu.String(), "is running") && time.Now().Before(deadline) {
+	for !strings.Contains(second.String(), "is running") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("second start: %v", err)
 	}
-	if !strings.Contains(mu.String(), "First start: keys created") {
-		t.Fatalf("second start did not show the keys:\n%s", mu.String())
+	if !strings.Contains(second.String(), "First start: keys created") {
+		t.Fatalf("second start did not show the keys:\n%s", second.String())
 	}
-}
-
-// syncWriter is a bytes.Buffer safe to write and read from two
-// goroutines.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
