@@ -39,8 +39,6 @@ type packetCache struct {
 	slots          [cacheSize]*packet
 	oldest, newest uint16
 	started        bool
-	// drop collects the packets put lets go of, released after mu.
-	drop [evictPerPut + 1]*packet
 }
 
 // put keeps pkt, taking a reference, and lets go of the packet 512
@@ -48,10 +46,13 @@ type packetCache struct {
 func (c *packetCache) put(pkt *packet) {
 	pkt.refs.Add(1)
 	seq := pkt.hdr.SequenceNumber
+	// What put lets go of, released after mu: the packet it replaces
+	// and those evict passes.
+	var drop [evictPerPut + 1]*packet
 	c.mu.Lock()
 	n := 0
 	if old := c.slots[seq%cacheSize]; old != nil {
-		c.drop[n] = old
+		drop[n] = old
 		n++
 	}
 	c.slots[seq%cacheSize] = pkt
@@ -64,10 +65,8 @@ func (c *packetCache) put(pkt *packet) {
 			// Slots before this are reused or were never filled.
 			c.oldest = c.newest - cacheSize + 1
 		}
-		n = c.evict(pkt.at, n)
+		n = c.evict(pkt.at, &drop, n)
 	}
-	drop := c.drop
-	clear(c.drop[:])
 	c.mu.Unlock()
 	for _, p := range drop[:n] {
 		p.release()
@@ -76,8 +75,8 @@ func (c *packetCache) put(pkt *packet) {
 
 // evict moves oldest on by at most evictPerPut sequence numbers, past
 // empty slots and packets older than maxCacheAge at now, and collects
-// them in c.drop from index n. It returns the new count. Called with mu.
-func (c *packetCache) evict(now time.Time, n int) int {
+// them in drop from index n. It returns the new count. Called with mu.
+func (c *packetCache) evict(now time.Time, drop *[evictPerPut + 1]*packet, n int) int {
 	for range evictPerPut {
 		if c.oldest == c.newest {
 			break
@@ -89,7 +88,7 @@ func (c *packetCache) evict(now time.Time, n int) int {
 		}
 		if p != nil {
 			// Aged out, or left from before a gap in the numbers.
-			c.drop[n] = p
+			drop[n] = p
 			n++
 			c.slots[i] = nil
 		}

@@ -70,12 +70,13 @@ type Participant struct {
 	mu      sync.Mutex
 	closed  bool
 	started bool
+	tracks  []*Track             // what it publishes
+	holding bool                 // an offer is on its way: hold candidates
+	held    []protocol.Candidate // candidates gathered meanwhile
+
 	// connected: the PeerConnection has been connected (ICE and DTLS up)
 	// once. Set by pion's callback, read by the loop.
 	connected atomic.Bool
-	tracks    []*Track             // what it publishes
-	holding   bool                 // an offer is on its way: hold candidates
-	held      []protocol.Candidate // candidates gathered meanwhile
 
 	// Owned by loop.
 	subs     map[*Track]*subscription

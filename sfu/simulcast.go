@@ -124,12 +124,12 @@ func (l *layer) RequestKeyframe() {
 // subscriber's estimate must cover to receive the layer. The reader adds
 // every packet; at the end of each window of rateWindow it folds the
 // window's rate into an average, which anyone may read. Keyframes make
-// single windows jumpy, so the average weighs the last several, each
-// new one an eighth (after the first eight, averaged alike): keyframes forced by subscribers' PLIs (up to two a
-// second on a layer) raised a quarter-weighted average by a third within
-// two seconds, which moved every subscriber of that source down at once
-// (debug log of a 4 × 20 room) and, through their PLIs at the next
-// up-switch, started it over.
+// single windows jumpy, so each new window counts 1/rateWeight (the
+// first rateWeight alike). With a quarter per window, keyframes forced
+// by subscribers' PLIs (up to two a second on a layer) raised the
+// average by a third within two seconds, which moved every subscriber
+// of that source down at once (debug log of a 4 × 20 room) and, through
+// their PLIs at the next up-switch, started it over.
 type rateMeter struct {
 	// Owned by the reader. windows counts the windows folded in, up to
 	// rateWeight: the first ones are averaged alike, so that the first
@@ -324,7 +324,7 @@ func (s *LayerSelector) Choose(up, keep int, now time.Time, in []layerInput, out
 
 // holding tells whether a squeeze still holds its source back.
 func (s *LayerSelector) holding(sq squeeze, now time.Time) bool {
-	return !sq.at.IsZero() && now.Sub(sq.at) < max(sq.hold, s.upHold)
+	return !sq.at.IsZero() && now.Sub(sq.at) < sq.hold
 }
 
 // squeezed records that layer did not fit src's budget at now. A hold
