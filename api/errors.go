@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/konsil/konsil/access"
+	"github.com/konsil/konsil/practice"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/store"
 )
@@ -78,11 +79,28 @@ func rateLimited(retry time.Duration) *Error {
 // stays in the server log.
 func asError(err error) (*Error, bool) {
 	var e *Error
+	var locked *practice.LockedError
 	switch {
 	case errors.As(err, &e):
 		return e, true
 	case errors.Is(err, access.ErrInvalidRoom), errors.Is(err, access.ErrInvalidWindow):
 		return newError(http.StatusBadRequest, CodeInvalidRequest, "%s", err.Error()), true
+	case errors.Is(err, practice.ErrInvalid):
+		return newError(http.StatusBadRequest, CodeInvalidRequest, "%s", err.Error()), true
+	case errors.Is(err, practice.ErrBadLogin):
+		return newError(http.StatusUnauthorized, CodeInvalidCredentials, "%s", err.Error()), true
+	case errors.Is(err, practice.ErrNoSession):
+		return newError(http.StatusUnauthorized, CodeUnauthorized, "log in to the workspace first"), true
+	case errors.Is(err, practice.ErrForbidden):
+		return newError(http.StatusForbidden, CodeForbidden, "%s", err.Error()), true
+	case errors.Is(err, practice.ErrSetupUsed):
+		return newError(http.StatusGone, CodeSetupInvalid, "%s", err.Error()), true
+	case errors.Is(err, practice.ErrEmailTaken):
+		return newError(http.StatusConflict, CodeEmailTaken, "%s", err.Error()), true
+	case errors.As(err, &locked):
+		e := newError(http.StatusTooManyRequests, CodeLocked, "%s", err.Error())
+		e.Body.RetryAfterSeconds = int(locked.RetryAfter.Seconds() + 0.999)
+		return e, true
 	case errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "not found"), true
 	default:

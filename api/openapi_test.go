@@ -12,6 +12,7 @@ import (
 
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/docs"
+	"github.com/konsil/konsil/practice"
 	"github.com/konsil/konsil/signaling"
 	"github.com/konsil/konsil/store"
 )
@@ -129,7 +130,11 @@ func routedOperations(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	hub := signaling.New(signaling.Config{Admit: svc.Admit})
-	srv, err := api.New(api.Config{Service: svc, Hub: hub, Web: http.NotFoundHandler()})
+	ws, err := practice.New(practice.Config{Store: st, Rooms: svc, Key: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Service: svc, Hub: hub, Web: http.NotFoundHandler(), Practice: ws})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +157,7 @@ func routedOperations(t *testing.T) map[string]bool {
 
 // isWebRoute tells the browser app's routes (api.Server.routes) apart.
 func isWebRoute(path string) bool {
-	return path == "/" || strings.HasPrefix(path, "/r/") || strings.HasPrefix(path, "/app/")
+	return path == "/" || strings.HasPrefix(path, "/r/") || strings.HasPrefix(path, "/app/") || path == "/practice" || path == "/practice/"
 }
 
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/konsil/konsil/practice"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/signaling"
 )
@@ -54,6 +55,8 @@ type Config struct {
 	TrustedProxies []string
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
+	// Practice serves the clinician workspace's routes; nil serves none.
+	Practice *practice.Service
 }
 
 // Server is the HTTP handler of Konsil.
@@ -62,7 +65,9 @@ type Server struct {
 	svc      *Service
 	engine   *gin.Engine
 	failures *failureLimiter
-	log      *slog.Logger
+	// logins limits wrong workspace passwords per address.
+	logins *failureLimiter
+	log    *slog.Logger
 }
 
 // New builds the router.
@@ -83,6 +88,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, svc: cfg.Service, engine: gin.New(), log: cfg.Logger,
 		failures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
+		logins:   newFailureLimiter(cfg.JoinFailures, cfg.Now),
 	}
 	// Client addresses come from the connection unless it is a configured
 	// proxy: trusting X-Forwarded-For from anyone would let a guesser pick
@@ -139,11 +145,17 @@ func (s *Server) routes() {
 	rooms.GET("/:id", s.getRoom)
 	rooms.DELETE("/:id", s.deleteRoom)
 
+	s.practiceRoutes(v1)
+
 	if s.cfg.Web != nil {
 		web := gin.WrapH(s.cfg.Web)
 		e.GET("/", web)
 		e.GET("/r/:token", web)
 		e.GET("/app/*path", web)
+		if s.cfg.Practice != nil {
+			e.GET("/practice", web)
+			e.GET("/practice/", web)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/client/web"
+	"github.com/konsil/konsil/practice"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/sfu"
 	"github.com/konsil/konsil/signaling"
@@ -82,6 +84,11 @@ type Server struct {
 
 	// Bootstrap is set on the first start of a store: the keys to show once.
 	Bootstrap *api.Bootstrap
+	// SetupToken is set while the default practice has no user: the
+	// token of a one-time link that creates its first admin
+	// (/practice/#setup=TOKEN).
+	SetupToken string
+	practice   *practice.Service
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -165,6 +172,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.svc, s.hub, s.Bootstrap = svc, hub, boot
+	if err := s.buildPractice(ctx); err != nil {
+		return err
+	}
 	s.handler, err = api.New(api.Config{
 		Service: svc, Hub: hub, Now: cfg.Now, Logger: cfg.Logger, Registry: reg,
 		ICEServers: s.iceServers,
@@ -174,6 +184,7 @@ func (s *Server) build(ctx context.Context) error {
 			_, err := s.store.ListAPIKeys(ctx, "")
 			return err
 		},
+		Practice: s.practice,
 	})
 	if err != nil {
 		return err
@@ -188,6 +199,37 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	return nil
 }
+
+// buildPractice builds the clinician workspace and, while the default
+// practice has no user, makes a setup link for its first admin.
+func (s *Server) buildPractice(ctx context.Context) error {
+	key, err := s.store.Secret(ctx, "practice-key", func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return fmt.Errorf("practice key: %w", err)
+	}
+	s.practice, err = practice.New(practice.Config{Store: s.store, Rooms: s.svc, Key: key, Now: s.cfg.Now,
+		Logger: s.cfg.Logger.With("component", "practice")})
+	if err != nil {
+		return err
+	}
+	tenant, err := s.svc.TenantByName(ctx, api.DefaultTenantName)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("default practice: %w", err)
+	}
+	s.SetupToken, err = s.practice.FirstSetupLink(ctx, tenant)
+	return err
+}
+
+// Practice is the clinician workspace's service (for `konsil users`
+// and tests).
+func (s *Server) Practice() *practice.Service { return s.practice }
 
 // startSFU opens the SFU's media ports, when configured, and builds the
 // SFU on them. Its clock is the real one: media pacing has nothing to do
@@ -303,6 +345,13 @@ func (s *Server) janitor(ctx context.Context) {
 			s.log.Error("prune rooms", "err", err)
 		case n > 0:
 			s.log.Info("pruned rooms past retention", "rooms", n)
+		}
+		n, err = s.store.DeleteExpired(ctx, s.cfg.Now().Add(-s.cfg.Retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("prune appointments", "err", err)
+		case n > 0:
+			s.log.Info("pruned appointments past retention", "appointments", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -47,10 +47,10 @@ const (
 // allBuckets lists the buckets OpenBolt creates, so every transaction can
 // rely on tx.Bucket returning non-nil.
 func allBuckets() []string {
-	return []string{
+	return append([]string{
 		bucketTenants, bucketAPIKeys, bucketAPIKeyHashes, bucketTenantAPIKeys,
 		bucketRooms, bucketTenantRooms, bucketCredentials, bucketUsage, bucketSecrets,
-	}
+	}, practiceBuckets()...)
 }
 
 // Bolt is the Store kept in one embedded bbolt file: the default for a single

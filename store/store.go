@@ -126,6 +126,8 @@ type Store interface {
 	// gen on first use. Secrets survive restarts and are shared by all nodes.
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 
+	PracticeStore
+
 	Close() error
 }
 

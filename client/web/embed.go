@@ -26,6 +26,10 @@ func Handler() http.Handler {
 			http.ServeFileFS(w, r, root, "index.html")
 			return
 		}
+		if r.URL.Path == "/practice" || r.URL.Path == "/practice/" {
+			http.ServeFileFS(w, r, root, "workspace.html")
+			return
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = p
 		files.ServeHTTP(w, r2)

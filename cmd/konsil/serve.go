@@ -143,6 +143,16 @@ Create a room:  konsil rooms create --api-key %s
 
 `, b.AdminKey, "default", b.TenantKey, b.TenantKey)
 	}
+	if srv.SetupToken != "" {
+		// Shown on stdout, never logged: whoever opens it becomes the
+		// practice's first admin.
+		fmt.Fprintf(stdout, `
+Practice workspace: the default practice has no user yet. Open this
+one-time link (valid for 7 days) to become its first admin:
+  %s/practice/#setup=%s
+
+`, base, srv.SetupToken)
+	}
 	fmt.Fprintf(stdout, "Konsil is running on %s (Ctrl-C to stop)\n", base)
 
 	errc := make(chan error, 1)
