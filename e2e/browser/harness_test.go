@@ -54,11 +54,21 @@ type browser struct {
 // stops it when the test ends; extra options come last and win.
 func newBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
+	b, err := startBrowser(t, name, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// startBrowser is newBrowser returning its error, so that several
+// browsers can start at once from goroutines of a test.
+func startBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption) (*browser, error) {
 	path := chromiumPath(t)
 	select {
 	case browserSlots <- struct{}{}:
 	case <-time.After(2 * time.Minute):
-		t.Fatal("no free browser slot in 2 minutes")
+		return nil, fmt.Errorf("%s: no free browser slot in 2 minutes", name)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -87,14 +97,14 @@ func newBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption
 		cancel()
 		cancelAlloc()
 		<-browserSlots
-		t.Fatalf("%s: start chromium: %v", name, err)
+		return nil, fmt.Errorf("%s: start chromium: %w", name, err)
 	}
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
 		<-browserSlots
 	})
-	return b
+	return b, nil
 }
 
 // page is one tab, with the console problems it saw.
