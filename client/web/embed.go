@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-//go:embed static
+//go:embed all:static
 var static embed.FS
 
 // Handler serves the app. Paths that are not files (like /r/{token}) get
