@@ -1,0 +1,126 @@
+// The workspace's REST calls (docs/WORKSPACE.md, "Routes"): JSON under
+// /api/v1/practice, the session in an HttpOnly cookie, and the session's
+// CSRF token in X-Konsil-CSRF on every change. Refusals come back as
+// ApiError with the API's error code.
+
+const BASE = '/api/v1/practice';
+const TIMEOUT_MS = 20000;
+
+/** A refused or failed call: code is the API's error code, or "network". */
+export class ApiError extends Error {
+  constructor(code, message, { status = 0, retryAfter = 0 } = {}) {
+    super(message || code);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const seg = (s) => encodeURIComponent(s);
+
+export class PracticeApi {
+  /** onUnauthorized runs when a call that needs a session gets 401. */
+  constructor({ onUnauthorized = () => {} } = {}) {
+    this.csrf = '';
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  async request(method, path, body, { session = true } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && this.csrf) headers['X-Konsil-CSRF'] = this.csrf;
+    const res = await send(`${BASE}/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const data = await readJSON(res);
+    if (res.ok) return data;
+    const e = (data && data.error) || {};
+    const err = new ApiError(e.code || `http_${res.status}`, e.message, {
+      status: res.status,
+      retryAfter: e.retry_after_seconds || Number(res.headers.get('Retry-After')) || 0,
+    });
+    if (res.status === 401 && session) this.onUnauthorized(err);
+    throw err;
+  }
+
+  /** Remembers the CSRF token of a Session and returns it. */
+  keep(session) {
+    this.csrf = (session && session.csrf) || '';
+    return session;
+  }
+
+  setupInfo(token) {
+    return this.request('GET', `setup/${seg(token)}`, undefined, { session: false });
+  }
+
+  async setup(token, body) {
+    return this.keep(await this.request('POST', `setup/${seg(token)}`, body, { session: false }));
+  }
+
+  loginParams(email) {
+    return this.request('POST', 'login/params', { email }, { session: false });
+  }
+
+  async login(email, auth) {
+    return this.keep(await this.request('POST', 'login', { email, auth }, { session: false }));
+  }
+
+  /** GET session without the 401 handler: at start, 401 just means "log in". */
+  async session() {
+    return this.keep(await this.request('GET', 'session', undefined, { session: false }));
+  }
+
+  async logout(everywhere = false) {
+    await this.request('POST', 'logout', { everywhere });
+    this.csrf = '';
+  }
+
+  users() {
+    return this.request('GET', 'users');
+  }
+
+  invite(role, wrappedKey) {
+    return this.request('POST', 'invites', { role, wrapped_key: wrappedKey });
+  }
+
+  async appointments(from, to) {
+    const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString() });
+    return (await this.request('GET', `appointments?${q}`)) || [];
+  }
+
+  createAppointment(req) {
+    return this.request('POST', 'appointments', req);
+  }
+
+  updateAppointment(id, body) {
+    return this.request('PUT', `appointments/${seg(id)}`, body);
+  }
+
+  cancelAppointment(id) {
+    return this.request('POST', `appointments/${seg(id)}/cancel`, {});
+  }
+
+  finishAppointment(id) {
+    return this.request('POST', `appointments/${seg(id)}/done`, {});
+  }
+}
+
+async function send(url, init) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+  try {
+    return await fetch(url, { ...init, credentials: 'same-origin', cache: 'no-store', signal: ctl.signal });
+  } catch (err) {
+    throw new ApiError('network', String(err));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readJSON(res) {
+  if (res.status === 204) return null;
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,108 @@
+// The invitation panel of one appointment: per guest the personal link
+// (room secret in the fragment), a copy button, a mailto: link for the
+// user's own mail program, the short code and a calendar file. All of it
+// is made here from the sealed JSON; the server sees none of it.
+
+import { $, el, copy } from './ui.js';
+import { t, language } from './i18n.js';
+import { callLink, formatCode, inviteMail, icsDescription, mailtoHref } from './mail.js';
+import { buildICS, icsUID } from './ics.js';
+import { windowText } from './format.js';
+import { guestsOf } from './calendar.js';
+
+export class InvitePanel {
+  constructor(app) {
+    this.app = app;
+    this.dialog = $('invite-dialog');
+    this.urls = [];
+    this.entry = null;
+    $('invite-close').onclick = () => this.dialog.close();
+    this.dialog.addEventListener('close', () => this.release());
+  }
+
+  /** Shows the invitations of a calendar entry ({a, data}). */
+  open(entry) {
+    this.entry = entry;
+    this.render();
+    $('invite-status').textContent = '';
+    this.dialog.showModal();
+    const first = this.dialog.querySelector('.invite-copy');
+    if (first) first.focus();
+  }
+
+  /** Re-renders (after a language switch) while open. */
+  relabel() {
+    if (this.dialog.open && this.entry) this.render();
+  }
+
+  render() {
+    this.release();
+    const { a, data } = this.entry;
+    const lang = language();
+    $('invite-title').textContent = t('inv.title', { patient: data.patient || '—' });
+    $('invite-when').textContent = windowText(a, lang, t);
+    const guests = guestsOf(data);
+    $('invite-list').replaceChildren(...guests.map((g, i) => this.item(g, i)));
+  }
+
+  /** The words and links of one guest's invitation. */
+  texts(g) {
+    const { a, data } = this.entry;
+    const origin = location.origin;
+    const link = callLink(origin, g.token, data.secret);
+    const vars = {
+      practice: this.app.session.practice.name,
+      when: windowText(a, language(), t, { timeZone: a.time_zone || undefined, zoned: true }),
+      link,
+      code: g.code,
+      origin,
+      secret: data.secret,
+    };
+    return { link, vars };
+  }
+
+  item(g, i) {
+    const { a, data } = this.entry;
+    const { link, vars } = this.texts(g);
+    const id = `invite-${i}`;
+    const input = el('input', { id: `${id}-link`, class: 'invite-link', readonly: true, spellcheck: 'false', dataset: { participantId: g.participant_id }, value: link });
+    input.value = link;
+    const copyBtn = el('button', { type: 'button', class: 'invite-copy secondary', 'aria-describedby': `${id}-name`, text: t('inv.copy') });
+    copyBtn.onclick = () => copy(input, $('invite-status'));
+    // The patient's address only for the guest who is the patient.
+    const to = guestsOf(data).length === 1 || g.label === data.patient ? data.email || '' : '';
+    const mail = inviteMail(t, vars);
+    const ics = buildICS({
+      uid: icsUID(a.id, g.participant_id),
+      start: a.starts_at,
+      end: a.ends_at,
+      summary: t('ics.summary', vars),
+      description: icsDescription(t, vars),
+      url: link,
+    });
+    const url = URL.createObjectURL(new Blob([ics], { type: 'text/calendar;charset=utf-8' }));
+    this.urls.push(url);
+    return el('li', { class: 'ws-invitee', dataset: { participantId: g.participant_id } }, [
+      el('h3', { id: `${id}-name`, text: g.label || t('dlg.labelDefault', { n: i + 1 }) }),
+      el('label', { for: `${id}-link`, text: t('inv.link') }),
+      el('div', { class: 'inline' }, [input, copyBtn]),
+      el('p', { class: 'ws-code' }, [
+        el('span', { text: `${t('inv.code')}: ` }),
+        el('strong', { class: 'invite-code', text: formatCode(g.code) }),
+      ]),
+      el('p', { class: 'ws-links' }, [
+        el('a', { class: 'invite-mailto', href: mailtoHref({ to, subject: mail.subject, body: mail.body }), 'aria-describedby': `${id}-name`, text: t('inv.mail') }),
+        el('a', { class: 'invite-ics', href: url, download: `konsil-${dayStamp(a.starts_at)}-${i + 1}.ics`, 'aria-describedby': `${id}-name`, text: t('inv.ics') }),
+      ]),
+    ]);
+  }
+
+  release() {
+    for (const u of this.urls) URL.revokeObjectURL(u);
+    this.urls = [];
+  }
+}
+
+function dayStamp(iso) {
+  return new Date(iso).toISOString().slice(0, 10);
+}
