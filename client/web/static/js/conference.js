@@ -48,7 +48,6 @@ const MAX_VIEWS = 64;
 const MAX_VIEW_PX = 16384;
 const MUTE_SETTLE_MS = 250;
 const KINDS = ['audio', 'video'];
-const MAX_ORPHANS = 64;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -71,10 +70,6 @@ export class Conference extends Session {
     this.selfKid = null;
     /** @type {Map<string, {id: string, kid: number|null, name: string, stream: MediaStream, receivers: Map<string, RTCRtpReceiver>}>} */
     this.people = new Map();
-    /** @type {Map<string, RTCTrackEvent>} tracks of participants not known yet, by "id/kind" */
-    this.orphans = new Map();
-    /** @type {string|null} an offer of the SFU's that came before its answer was applied */
-    this.earlyOffer = null;
     this.mids = {};
     /** @type {Map<string, {width: number, height: number}>} tile sizes by participant, for the SFU */
     this.views = new Map();
@@ -111,7 +106,6 @@ export class Conference extends Session {
     // A new session has a new PeerConnection at the SFU: we build ours
     // and offer first; the SFU's candidates wait for its answer.
     this.freshSession = true;
-    this.earlyOffer = null;
     this.pending = [];
     this.enqueue(() => this.offerFirst());
     this.enqueue(async () => {
@@ -179,12 +173,6 @@ export class Conference extends Session {
     // key stays for frames still on their way.
     person.kid = kid;
     if (kid !== null) this.e2ee.addKid(kid);
-    for (const kind of KINDS) {
-      const ev = this.orphans.get(`${p.id}/${kind}`);
-      if (!ev) continue;
-      this.orphans.delete(`${p.id}/${kind}`);
-      if (ev.track.readyState === 'live') this.adoptTrack(person, ev);
-    }
   }
 
   // --- the peer connection ----------------------------------------------
@@ -202,7 +190,6 @@ export class Conference extends Session {
     this.pc = pc;
     this.dc = dc;
     this.mids = {};
-    this.orphans.clear();
     for (const person of this.people.values()) {
       person.stream = new MediaStream();
       person.receivers.clear();
@@ -244,17 +231,7 @@ export class Conference extends Session {
   onTrack(ev) {
     const publisher = ev.streams[0] ? ev.streams[0].id : '';
     const person = this.people.get(publisher);
-    if (!person) {
-      // A track can come before the participant is known here (its
-      // peer-joined still queued): keep it, addPerson takes it in.
-      if (publisher && this.orphans.size < MAX_ORPHANS) this.orphans.set(`${publisher}/${ev.track.kind}`, ev);
-      return;
-    }
-    this.adoptTrack(person, ev);
-  }
-
-  /** Shows a received track on its participant's tile. */
-  adoptTrack(person, ev) {
+    if (!person) return;
     const track = ev.track;
     for (const t of person.stream.getTracks()) if (t.kind === track.kind) person.stream.removeTrack(t);
     person.stream.addTrack(track);
@@ -300,23 +277,13 @@ export class Conference extends Session {
     const list = this.pending;
     this.pending = [];
     for (const c of list) await pc.addIceCandidate(c).catch(() => {});
-    const early = this.earlyOffer;
-    this.earlyOffer = null;
-    if (early) await this.onOffer(early);
   }
 
   /** Every later offer is the SFU's: sections for the others' tracks. */
   async onOffer(sdp) {
     const pc = this.pc;
-    if (!pc || pc.connectionState === 'closed') return;
-    // The SFU offers only once it has answered ours, on the same
-    // session. One that overtakes our handling of that answer waits for
-    // it: dropped, the SFU would wait for our answer forever and we
-    // would receive nobody.
-    if (this.freshSession || !pc.currentRemoteDescription) {
-      this.earlyOffer = sdp;
-      return;
-    }
+    // The SFU offers only once it has answered ours, on the same session.
+    if (!pc || pc.connectionState === 'closed' || this.freshSession || !pc.currentRemoteDescription) return;
     await pc.setRemoteDescription({ type: 'offer', sdp });
     await this.attach(pc);
     await pc.setLocalDescription(await pc.createAnswer());
