@@ -105,8 +105,11 @@ export class AppointmentDialog {
     $('appt-patient').focus();
   }
 
+  /** Who may hold an appointment: admins and clinicians (assistants do not join calls). */
   fillHolders(selected) {
-    const users = this.app.users.length ? this.app.users : [this.app.session.user];
+    const all = this.app.users.length ? this.app.users : [this.app.session.user];
+    const holders = all.filter((u) => u.role !== 'assistant');
+    const users = holders.length ? holders : all;
     const sel = $('appt-holder');
     sel.replaceChildren(...users.map((u) => el('option', { value: u.id, text: `${u.name} (${t(`role.${u.role}`)})` })));
     sel.value = users.some((u) => u.id === selected) ? selected : users[0].id;

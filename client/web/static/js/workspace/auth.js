@@ -145,6 +145,7 @@ async function submitLogin(app) {
     return;
   }
   setText('login-error', '');
+  setText('login-note', '');
   try {
     await whileBusy($('login-form'), 'login-busy', t('busy.kdf'), async () => {
       const kdf = await app.api.loginParams(email);

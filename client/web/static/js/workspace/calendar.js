@@ -57,6 +57,7 @@ export class Calendar {
   }
 
   unmount() {
+    this.seq++; // a load still under way renders nothing
     clearInterval(this.timer);
     document.removeEventListener('visibilitychange', this.onVisible);
     this.opened.clear();
@@ -86,19 +87,27 @@ export class Calendar {
    */
   async load({ quiet = false, announce = true } = {}) {
     const seq = ++this.seq;
-    const { from, to } = this.range();
-    $('cal-body').setAttribute('aria-busy', 'true');
-    let list;
+    const body = $('cal-body');
+    body.setAttribute('aria-busy', 'true');
     try {
-      list = await this.app.api.appointments(from, to);
+      const entries = await this.fetch();
+      if (seq === this.seq) this.show(entries, { quiet, announce }); // else a newer load won
     } catch (err) {
-      if (seq === this.seq && !quiet && err.code !== 'unauthorized') this.app.showError(err);
-      return;
+      if (seq === this.seq && !quiet) this.app.showError(err);
     } finally {
-      if (seq === this.seq) $('cal-body').setAttribute('aria-busy', 'false');
+      if (seq === this.seq) body.setAttribute('aria-busy', 'false');
     }
-    const entries = await Promise.all(list.map(async (a) => ({ a, data: await this.open(a) })));
-    if (seq !== this.seq) return; // a newer load won
+  }
+
+  /** The range's appointments, each with its opened sealed JSON (or null). */
+  async fetch() {
+    const { from, to } = this.range();
+    // Users too: a colleague who joined since shows by name.
+    const [list] = await Promise.all([this.app.api.appointments(from, to), this.app.refreshUsers()]);
+    return Promise.all(list.map(async (a) => ({ a, data: await this.open(a) })));
+  }
+
+  show(entries, { quiet, announce }) {
     const signature = JSON.stringify(entries.map((e) => [e.a.id, e.a.status, e.a.updated_at, e.a.holder_id]));
     const changed = signature !== this.signature;
     this.signature = signature;

@@ -4,6 +4,7 @@
 // appointment is marked done.
 
 import { callLink } from './mail.js';
+import { withoutStoredKey } from './keystore.js';
 
 const POLL_MS = 1000;
 export const MIN_CALL_MS = 10000;
@@ -28,7 +29,10 @@ export class CallWindows {
     }
     const url = callLink(location.origin, hostToken, secret);
     const left = Math.max(0, (screen.availWidth || 1280) - 500);
-    const win = window.open(url, `konsil-call-${id}`, `popup,width=480,height=400,top=0,left=${left}`);
+    // A popup starts with a copy of its opener's sessionStorage (HTML,
+    // "auxiliary browsing contexts"): the call page must not get one of
+    // the practice key, so the key is out of storage while it opens.
+    const win = withoutStoredKey(() => window.open(url, `konsil-call-${id}`, `popup,width=480,height=400,top=0,left=${left}`));
     if (!win) return false;
     const entry = { win, opened: Date.now(), timer: 0 };
     entry.timer = setInterval(() => this.check(id, entry), POLL_MS);

@@ -29,9 +29,10 @@ export function formatTime(date, lang, timeZone) {
   return fmt(lang, { hour: '2-digit', minute: '2-digit' }, date, timeZone);
 }
 
-/** "14:00 MESZ": a time for someone who may be elsewhere. */
-export function formatTimeZoned(date, lang, timeZone) {
-  return fmt(lang, { hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }, date, timeZone);
+/** The zone's short name at date ("MESZ", "CEST", "UTC"). */
+export function zoneName(date, lang, timeZone) {
+  const parts = new Intl.DateTimeFormat(localeOf(lang), { timeZoneName: 'short', ...(timeZone ? { timeZone } : {}) }).formatToParts(date);
+  return (parts.find((p) => p.type === 'timeZoneName') || {}).value || '';
 }
 
 /** "04.05.2026, 14:00" / "04/05/2026, 14:00". */
@@ -56,14 +57,14 @@ export function wholeDayIn(start, end, timeZone) {
 
 /**
  * An appointment's window in words: "Montag, 4. Mai 2026, ganztägig" or
- * "Montag, 4. Mai 2026, ab 14:00 für 24 Stunden". t gives the phrasing;
- * zoned adds the zone's abbreviation (for people elsewhere).
+ * "Montag, 4. Mai 2026, ab 14:00 Uhr für 24 Stunden". t gives the
+ * phrasing; zoned adds the zone's abbreviation (for people elsewhere).
  */
 export function windowText(appt, lang, t, { timeZone, zoned = false } = {}) {
   const start = new Date(appt.starts_at);
   const end = new Date(appt.ends_at);
   const day = formatDay(start, lang, timeZone);
   if (wholeDayIn(start, end, timeZone)) return t('when.allDay', { day });
-  const time = zoned ? formatTimeZoned(start, lang, timeZone) : formatTime(start, lang, timeZone);
-  return t('when.from', { day, time, hours: Math.round((end - start) / HOUR) });
+  const zone = zoned ? zoneName(start, lang, timeZone) : '';
+  return t('when.from', { day, time: formatTime(start, lang, timeZone), zone: zone ? ` (${zone})` : '', hours: Math.round((end - start) / HOUR) });
 }

@@ -22,7 +22,7 @@ export default {
   'status.cancelled': 'abgesagt',
   'when.allDay': '{day}, ganztägig',
   'when.allDayShort': 'Ganzer Tag',
-  'when.from': '{day}, ab {time} Uhr für {hours} Stunden',
+  'when.from': '{day}, ab {time} Uhr{zone} für {hours} Stunden',
   'when.until': 'bis {time}',
 
   'head.account': 'Konto',
@@ -160,6 +160,7 @@ export default {
   'inv.personal': 'Jeder Link ist persönlich: Senden Sie ihn nur an die genannte Person.',
   'inv.link': 'Link',
   'inv.copy': 'Kopieren',
+  'inv.copied': 'Kopiert ✓',
   'inv.code': 'Zugangscode',
   'inv.mail': 'E-Mail schreiben',
   'inv.ics': 'Kalendereintrag (.ics)',

@@ -22,7 +22,7 @@ export default {
   'status.cancelled': 'cancelled',
   'when.allDay': '{day}, all day',
   'when.allDayShort': 'All day',
-  'when.from': '{day}, from {time} for {hours} hours',
+  'when.from': '{day}, from {time}{zone} for {hours} hours',
   'when.until': 'until {time}',
 
   'head.account': 'Account',
@@ -160,6 +160,7 @@ export default {
   'inv.personal': 'Each link is personal: send it only to the person named.',
   'inv.link': 'Link',
   'inv.copy': 'Copy',
+  'inv.copied': 'Copied ✓',
   'inv.code': 'Access code',
   'inv.mail': 'Write e-mail',
   'inv.ics': 'Calendar entry (.ics)',

@@ -68,7 +68,7 @@ export class InvitePanel {
     const input = el('input', { id: `${id}-link`, class: 'invite-link', readonly: true, spellcheck: 'false', dataset: { participantId: g.participant_id }, value: link });
     input.value = link;
     const copyBtn = el('button', { type: 'button', class: 'invite-copy secondary', 'aria-describedby': `${id}-name`, text: t('inv.copy') });
-    copyBtn.onclick = () => copy(input, $('invite-status'));
+    copyBtn.onclick = () => this.copy(input, copyBtn);
     // The patient's address only for the guest who is the patient.
     const to = guestsOf(data).length === 1 || g.label === data.patient ? data.email || '' : '';
     const mail = inviteMail(t, vars);
@@ -95,6 +95,15 @@ export class InvitePanel {
         el('a', { class: 'invite-ics', href: url, download: `konsil-${dayStamp(a.starts_at)}-${i + 1}.ics`, 'aria-describedby': `${id}-name`, text: t('inv.ics') }),
       ]),
     ]);
+  }
+
+  /** Copies a link; the button itself says so too (the status line may be scrolled away). */
+  async copy(input, button) {
+    const status = $('invite-status');
+    await copy(input, status);
+    if (status.textContent !== t('common.copied')) return;
+    button.textContent = t('inv.copied');
+    setTimeout(() => { button.textContent = t('inv.copy'); }, 2500);
   }
 
   release() {

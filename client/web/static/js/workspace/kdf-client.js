@@ -31,6 +31,7 @@ function startWorker() {
   // derivation over to the main thread.
   w.onerror = (ev) => {
     ev.preventDefault?.();
+    console.warn('konsil: KDF worker failed, deriving on the main thread:', ev.message || ev.type);
     worker = null;
     w.terminate();
     for (const [id, p] of pending) {

@@ -58,3 +58,23 @@ export function loadSetupLink() {
 export function clearSetupLink() {
   put(SETUP, null);
 }
+
+/**
+ * Runs f with the practice key out of sessionStorage and puts it back:
+ * a window opened in f (window.open copies the opener's sessionStorage)
+ * starts without it.
+ */
+export function withoutStoredKey(f) {
+  let kept = null;
+  try {
+    kept = sessionStorage.getItem(KEY);
+    sessionStorage.removeItem(KEY);
+  } catch { /* storage blocked: nothing to hide */ }
+  try {
+    return f();
+  } finally {
+    try {
+      if (kept !== null) sessionStorage.setItem(KEY, kept);
+    } catch { /* ignore */ }
+  }
+}

@@ -83,9 +83,11 @@ class App {
     if (session.device && session.device.approved === false) {
       return this.fail({ title: 'err.device.title', body: 'err.device.body' });
     }
+    if (this.calendar) this.calendar.unmount();
     this.key = { raw, aes: await aesKey(raw) };
     saveKey(session.user.id, raw);
-    this.users = await this.api.users().catch(() => []) || [];
+    await this.refreshUsers();
+    if (this.session !== session) return; // the session ended meanwhile (401)
     this.renderHeader();
     showScreen('calendar');
     this.calendar = new Calendar(this);
@@ -96,6 +98,13 @@ class App {
       this.userInvite.relabel();
     });
     await this.calendar.mount();
+  }
+
+  /** Reloads who can hold appointments (kept as it was when that fails). */
+  async refreshUsers() {
+    try {
+      this.users = (await this.api.users()) || [];
+    } catch { /* the calendar's own call reports the problem */ }
   }
 
   renderHeader() {

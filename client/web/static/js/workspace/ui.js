@@ -108,10 +108,3 @@ export function confirmDialog({ title, body, yes, no }) {
     $('confirm-no').focus();
   });
 }
-
-/** Closes a dialog when its backdrop (the dialog element itself) is clicked. */
-export function closeOnBackdrop(dialog) {
-  dialog.addEventListener('click', (ev) => {
-    if (ev.target === dialog) dialog.close();
-  });
-}
