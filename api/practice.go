@@ -54,6 +54,11 @@ func (s *Server) practiceRoutes(v1 *gin.RouterGroup) {
 	u.PUT("/appointments/:id", s.updateAppointment)
 	u.POST("/appointments/:id/cancel", s.cancelAppointment)
 	u.POST("/appointments/:id/done", s.finishAppointment)
+	u.GET("/appointments/:id/lobby", s.lobby)
+	u.POST("/appointments/:id/admit", s.admit)
+	u.POST("/appointments/:id/decline", s.decline)
+	u.POST("/appointments/:id/send-back", s.sendBack)
+	u.GET("/events", s.eventStream)
 }
 
 // sameOrigin refuses a change whose Origin header names another site:

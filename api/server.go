@@ -67,6 +67,8 @@ type Server struct {
 	failures *failureLimiter
 	// logins limits wrong workspace passwords per address.
 	logins *failureLimiter
+	// events streams the workspaces' waiting rooms (lobby.go).
+	events *Events
 	log    *slog.Logger
 }
 
@@ -89,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, svc: cfg.Service, engine: gin.New(), log: cfg.Logger,
 		failures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
 		logins:   newFailureLimiter(cfg.JoinFailures, cfg.Now),
+		events:   NewEvents(),
 	}
 	// Client addresses come from the connection unless it is a configured
 	// proxy: trusting X-Forwarded-For from anyone would let a guesser pick

@@ -96,6 +96,7 @@ func (s *Service) CreateRoom(ctx context.Context, tenantID string, req protocol.
 	r := store.Room{
 		ID: id, TenantID: tenantID, Mode: access.Mode(req.Capacity), Capacity: req.Capacity,
 		StartsAt: w.Start.UTC(), EndsAt: w.End.UTC(), TimeZone: w.TimeZone, CreatedAt: now.UTC(),
+		WaitingRoom: req.WaitingRoom,
 	}
 	out := roomView(r)
 	for _, pr := range req.Participants {
@@ -211,7 +212,7 @@ func (s *Service) DeleteRoom(ctx context.Context, tenantID, id string) error {
 
 func roomView(r store.Room) protocol.Room {
 	v := protocol.Room{
-		ID: r.ID, Mode: r.Mode, Capacity: r.Capacity, CreatedAt: r.CreatedAt,
+		ID: r.ID, Mode: r.Mode, Capacity: r.Capacity, CreatedAt: r.CreatedAt, WaitingRoom: r.WaitingRoom,
 		Window:       protocol.Window{StartsAt: r.StartsAt, EndsAt: r.EndsAt, TimeZone: r.TimeZone},
 		Participants: make([]protocol.Participant, 0, len(r.Participants)),
 	}
@@ -315,7 +316,7 @@ func (s *Service) Admit(ctx context.Context, token string) (signaling.Admission,
 	}
 	return signaling.Admission{
 		RoomID: r.ID, ParticipantID: p.ID, Role: p.Role, Mode: r.Mode,
-		Capacity: r.Capacity, WindowEnd: r.EndsAt,
+		Capacity: r.Capacity, WindowEnd: r.EndsAt, WaitingRoom: r.WaitingRoom,
 	}, nil
 }
 

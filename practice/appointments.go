@@ -72,7 +72,7 @@ func (s *Service) CreateAppointment(ctx context.Context, sess Session, req Appoi
 		return CreatedAppointment{}, err
 	}
 	room, err := s.rooms.CreateRoom(ctx, sess.TenantID(), protocol.RoomRequest{
-		Window: req.Window, Capacity: len(roles), Participants: roles}, base)
+		Window: req.Window, Capacity: len(roles), Participants: roles, WaitingRoom: true}, base)
 	if err != nil {
 		return CreatedAppointment{}, err
 	}
@@ -82,7 +82,8 @@ func (s *Service) CreateAppointment(ctx context.Context, sess Session, req Appoi
 	}
 	now := s.now().UTC()
 	a := store.Appointment{ID: id, TenantID: sess.TenantID(), RoomID: room.ID, HolderID: req.HolderID,
-		Kind: req.Kind, Capacity: room.Capacity, StartsAt: room.Window.StartsAt, EndsAt: room.Window.EndsAt,
+		HostParticipantID: room.Participants[0].ID,
+		Kind:              req.Kind, Capacity: room.Capacity, StartsAt: room.Window.StartsAt, EndsAt: room.Window.EndsAt,
 		TimeZone: room.Window.TimeZone, Status: store.AppointmentScheduled, CreatedBy: sess.UserID(),
 		CreatedAt: now, UpdatedAt: now}
 	if err := s.store.CreateAppointment(ctx, a); err != nil {

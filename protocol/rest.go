@@ -54,6 +54,9 @@ type RoomRequest struct {
 	Window       WindowRequest        `json:"window"`
 	Capacity     int                  `json:"capacity"`
 	Participants []ParticipantRequest `json:"participants"`
+	// WaitingRoom makes guests wait until admitted (docs/PROTOCOL.md,
+	// "Waiting room"); the clinician workspace admits them.
+	WaitingRoom bool `json:"waiting_room,omitempty"`
 }
 
 // Window is a room's validity as absolute instants.
@@ -82,6 +85,7 @@ type Room struct {
 	Window       Window        `json:"window"`
 	CreatedAt    time.Time     `json:"created_at"`
 	Participants []Participant `json:"participants"`
+	WaitingRoom  bool          `json:"waiting_room,omitempty"`
 }
 
 // RoomList is the answer to GET /api/v1/rooms.

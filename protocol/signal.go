@@ -56,7 +56,36 @@ const (
 	// video, so that the SFU forwards no bigger simulcast layer than
 	// needed, and none at all for a peer not shown (0×0).
 	TypeView = "view"
+	// TypeLobby goes to a guest of a room with a waiting room instead of
+	// welcome, until the practice admits it; Host says who it waits for.
+	TypeLobby = "lobby"
+	// TypeCheck goes from a waiting guest to the server: OK is the result
+	// of its pre-call device check, shown to the practice.
+	TypeCheck = "check"
 )
+
+// Statuses of a waiting room's host.
+const (
+	HostOnline = "online"
+	HostInCall = "in_call"
+	HostAway   = "away"
+)
+
+// Closing reasons of the waiting room.
+const (
+	ReasonDeclined = "declined"
+	ReasonSentBack = "sent_back"
+)
+
+// MaxTextBytes bounds the practice's message to a declined guest.
+const MaxTextBytes = 500
+
+// Host is whom a waiting guest waits for: the holder's display name and
+// status (HostOnline, HostInCall, HostAway).
+type Host struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
 
 // Error codes sent in error messages and close reasons.
 const (
@@ -81,6 +110,9 @@ const (
 	// CodeTooManyTracks: a participant published more than one audio or
 	// one video track; the extra track is not forwarded.
 	CodeTooManyTracks = "too_many_tracks"
+	// CodeNotAdmitted: a waiting guest sent what only admitted
+	// participants may.
+	CodeNotAdmitted = "not_admitted"
 )
 
 // Decoding errors. Callers branch on them with errors.Is and answer with the
@@ -166,6 +198,13 @@ type Message struct {
 
 	// view
 	Views []View `json:"views,omitempty"`
+
+	// lobby
+	Host *Host `json:"host,omitempty"`
+	// check
+	OK *bool `json:"ok,omitempty"`
+	// closing (declined): the practice's message
+	Text string `json:"text,omitempty"`
 }
 
 // Decode parses and validates one message received by the server from a
@@ -228,6 +267,11 @@ func (m *Message) validateFromClient() error {
 		}
 		return checkViews(m.Views)
 	case TypePing:
+		return nil
+	case TypeCheck:
+		if m.OK == nil {
+			return invalid("check: field ok is required")
+		}
 		return nil
 	case TypeBye:
 		return checkLen("reason", m.Reason, 0, maxReasonBytes)

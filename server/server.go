@@ -164,7 +164,11 @@ func (s *Server) build(ctx context.Context) error {
 		},
 		OnLeave: s.endRelays,
 		Media:   sfuRouter{s.sfu},
-		Now:     cfg.Now, Logger: cfg.Logger, Metrics: signaling.NewMetrics(reg),
+		// The workspace's waiting rooms: the handler exists before the
+		// first session can reach the hub.
+		HostStatus: func(ctx context.Context, room string) protocol.Host { return s.handler.HostStatus(ctx, room) },
+		OnChange:   func(room string) { s.handler.RoomChanged(room) },
+		Now:        cfg.Now, Logger: cfg.Logger, Metrics: signaling.NewMetrics(reg),
 		Limits: cfg.Signaling,
 	})
 	boot, err := svc.EnsureBootstrap(ctx)

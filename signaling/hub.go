@@ -64,6 +64,8 @@ type Admission struct {
 	Mode          string
 	Capacity      int
 	WindowEnd     time.Time
+	// WaitingRoom: guests wait in the lobby until admitted (lobby.go).
+	WaitingRoom bool
 }
 
 // Config wires a Hub to the rest of the server.
@@ -87,6 +89,12 @@ type Config struct {
 	// Origin checks the Origin header of the upgrade; same-host only when nil.
 	CheckOrigin func(r *http.Request) bool
 	Limits      Limits
+	// HostStatus tells a waiting guest whom it waits for (lobby.go);
+	// nil says "away" with no name.
+	HostStatus func(ctx context.Context, roomID string) protocol.Host
+	// OnChange is called (outside any lock) when a room's waiting room
+	// or members change; it must not block.
+	OnChange func(roomID string)
 }
 
 // Limits of a session. Zero values take the defaults.
@@ -141,6 +149,7 @@ type Hub struct {
 
 	mu       sync.Mutex
 	rooms    map[string]*room
+	lobbies  map[string]*lobby
 	closing  bool
 	sessions sync.WaitGroup
 	// lastKID is the SFrame KID given to the latest conference session
@@ -177,10 +186,11 @@ func New(cfg Config) *Hub {
 		cfg.OnLeave = func(string, string, string) {}
 	}
 	h := &Hub{
-		cfg:    cfg,
-		limits: cfg.Limits.withDefaults(),
-		log:    cfg.Logger,
-		rooms:  map[string]*room{},
+		cfg:     cfg,
+		limits:  cfg.Limits.withDefaults(),
+		log:     cfg.Logger,
+		rooms:   map[string]*room{},
+		lobbies: map[string]*lobby{},
 	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -239,6 +249,12 @@ func (h *Hub) CloseRoom(roomID, reason string) {
 			victims = append(victims, s)
 		}
 	}
+	if lb := h.lobbies[roomID]; lb != nil {
+		for _, w := range lb.waiting {
+			victims = append(victims, w.s)
+		}
+		delete(h.lobbies, roomID)
+	}
 	h.mu.Unlock()
 	for _, s := range victims {
 		s.closeWith(websocket.CloseNormalClosure, reason, true)
@@ -254,6 +270,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, rm := range h.rooms {
 		for _, s := range rm.members {
 			all = append(all, s)
+		}
+	}
+	for _, lb := range h.lobbies {
+		for _, w := range lb.waiting {
+			all = append(all, w.s)
 		}
 	}
 	h.mu.Unlock()
@@ -285,6 +306,13 @@ func (h *Hub) attach(s *session, welcome func(peers []*session) protocol.Message
 	defer h.mu.Unlock()
 	if h.closing {
 		return nil, nil, errShuttingDown
+	}
+	select {
+	case <-s.done:
+		// A waiting guest admitted as its connection ended: its leave
+		// has run or will find nothing, so it must not become a member.
+		return nil, nil, errSessionGone
+	default:
 	}
 	rm := h.rooms[s.adm.RoomID]
 	if rm == nil {
@@ -370,7 +398,7 @@ func (h *Hub) joinMedia(s *session) {
 		h.log.Error("join the SFU", "room", s.adm.RoomID, "participant", s.adm.ParticipantID, "err", err)
 		return
 	}
-	s.media = ms
+	s.setMedia(ms)
 }
 
 // nextKID gives a conference session its SFrame KID: the node clock in

@@ -18,6 +18,7 @@ import (
 var (
 	errRoomFull     = errors.New("room full")
 	errShuttingDown = errors.New("server shutting down")
+	errSessionGone  = errors.New("session ended")
 )
 
 const writeWait = 10 * time.Second
@@ -50,8 +51,12 @@ type session struct {
 	// stopped reading.
 	dropQueue atomic.Bool
 	// media is the session's media at the SFU in a conference room; nil
-	// otherwise. Set during hello, then used by the reader goroutine only.
-	media MediaSession
+	// otherwise. Set when the session enters its room (during hello, or
+	// by an admission from another goroutine), so guarded by mediaMu.
+	mediaMu sync.Mutex
+	media   MediaSession
+	// waiting: the session waits in its room's lobby (lobby.go).
+	waiting atomic.Bool
 	// kid is the session's SFrame KID in a conference room (Hub.nextKID),
 	// zero otherwise. Set in hello before the session joins its room.
 	kid uint64
@@ -129,6 +134,22 @@ func (s *session) hello(ctx context.Context) error {
 	if adm.Mode == protocol.ModeSFU {
 		s.kid = h.nextKID()
 	}
+	s.expiry = time.AfterFunc(adm.WindowEnd.Sub(h.cfg.Now()), func() {
+		s.closeWith(websocket.CloseNormalClosure, protocol.CodeRoomClosed, true)
+	})
+	if h.mustWait(adm) {
+		h.wait(s)
+		return nil
+	}
+	return s.enter()
+}
+
+// enter puts the session in its room: welcome, peer-joined to the others,
+// media in a conference. It runs at hello, or when a waiting guest is
+// admitted (on the admitting goroutine). A refusal closes the session.
+func (s *session) enter() error {
+	h := s.hub
+	adm := s.adm
 	end := adm.WindowEnd
 	welcome := func(peers []*session) protocol.Message {
 		w := protocol.Message{
@@ -144,13 +165,16 @@ func (s *session) hello(ctx context.Context) error {
 	}
 	peers, replaced, err := h.attach(s, welcome)
 	if err != nil {
-		if errors.Is(err, errRoomFull) {
+		switch {
+		case errors.Is(err, errSessionGone):
+		case errors.Is(err, errRoomFull):
 			s.fail(protocol.CodeRoomFull, "the room is full")
-		} else {
+		default:
 			s.fail(protocol.CodeServerShutdown, "the server is shutting down")
 		}
 		return err
 	}
+	s.waiting.Store(false)
 	if replaced != nil {
 		// The old session is no longer the participant's current one, so
 		// its end is not announced as peer-left.
@@ -161,9 +185,6 @@ func (s *session) hello(ctx context.Context) error {
 	for _, p := range peers {
 		p.deliver(joined)
 	}
-	s.expiry = time.AfterFunc(adm.WindowEnd.Sub(h.cfg.Now()), func() {
-		s.closeWith(websocket.CloseNormalClosure, protocol.CodeRoomClosed, true)
-	})
 	if h.cfg.Media != nil && adm.Mode == protocol.ModeSFU {
 		h.joinMedia(s)
 	}
@@ -171,7 +192,24 @@ func (s *session) hello(ctx context.Context) error {
 	if len(peers) > 0 && h.markCall(adm.RoomID) {
 		h.cfg.OnCall(adm.RoomID)
 	}
+	h.changed(adm.RoomID)
+	if adm.Role == protocol.RoleHost {
+		// Guests waiting for this host see it online at once.
+		h.RefreshLobby(adm.RoomID)
+	}
 	return nil
+}
+
+func (s *session) setMedia(ms MediaSession) {
+	s.mediaMu.Lock()
+	s.media = ms
+	s.mediaMu.Unlock()
+}
+
+func (s *session) mediaSession() MediaSession {
+	s.mediaMu.Lock()
+	defer s.mediaMu.Unlock()
+	return s.media
 }
 
 func admitCode(err error) (code, message string) {
@@ -230,11 +268,14 @@ func (s *session) readLoop() {
 
 // dispatch handles one valid message and reports whether the session ends.
 func (s *session) dispatch(m protocol.Message) bool {
+	if s.waiting.Load() {
+		return s.dispatchWaiting(m)
+	}
 	switch m.Type {
 	case protocol.TypeOffer, protocol.TypeAnswer, protocol.TypeCandidate, protocol.TypeMeta:
 		s.relay(m)
 	case protocol.TypeView:
-		if m.To != SFUPeer || s.media == nil {
+		if m.To != SFUPeer || s.mediaSession() == nil {
 			s.deliverError(protocol.CodeUnknownPeer, "view goes to the sfu of a conference room")
 			return false
 		}
@@ -246,13 +287,31 @@ func (s *session) dispatch(m protocol.Message) bool {
 		return true
 	case protocol.TypeHello:
 		s.deliverError(protocol.CodeInvalid, "hello was already received")
+	case protocol.TypeCheck:
+		// Only a waiting guest's check matters; later ones are harmless.
+	}
+	return false
+}
+
+// dispatchWaiting handles what a guest in the lobby may send.
+func (s *session) dispatchWaiting(m protocol.Message) bool {
+	switch m.Type {
+	case protocol.TypePing:
+		s.deliver(protocol.Message{Type: protocol.TypePong})
+	case protocol.TypeBye:
+		s.closeWith(websocket.CloseNormalClosure, "bye", false)
+		return true
+	case protocol.TypeCheck:
+		s.hub.setCheck(s, *m.OK)
+	default:
+		s.deliverError(protocol.CodeNotAdmitted, "you are in the waiting room; the practice lets you in")
 	}
 	return false
 }
 
 // relay forwards a message to the peer it names, stamped with the sender.
 func (s *session) relay(m protocol.Message) {
-	if m.To == SFUPeer && s.media != nil {
+	if m.To == SFUPeer && s.mediaSession() != nil {
 		s.toSFU(m)
 		return
 	}
@@ -276,7 +335,7 @@ func (s *session) relay(m protocol.Message) {
 func (s *session) toSFU(m protocol.Message) {
 	switch m.Type {
 	case protocol.TypeOffer, protocol.TypeAnswer, protocol.TypeCandidate, protocol.TypeView:
-		s.media.Signal(protocol.Message{Type: m.Type, SDP: m.SDP, Candidate: m.Candidate, Views: m.Views})
+		s.mediaSession().Signal(protocol.Message{Type: m.Type, SDP: m.SDP, Candidate: m.Candidate, Views: m.Views})
 	default:
 		s.deliverError(protocol.CodeInvalid, "the sfu takes offers, answers, candidates and views")
 	}
@@ -292,10 +351,13 @@ func (s *session) deliverFromSFU(m protocol.Message) {
 
 // leave removes the session from its room and tells the others.
 func (s *session) leave() {
-	if s.media != nil {
+	if s.hub.leaveLobby(s) {
+		return
+	}
+	if ms := s.mediaSession(); ms != nil {
 		// A replaced session's media is already gone at the SFU; this
 		// does nothing then.
-		s.media.Leave()
+		ms.Leave()
 	}
 	peers, current := s.hub.detach(s)
 	if !current {
@@ -312,6 +374,7 @@ func (s *session) leave() {
 	}
 	s.hub.cfg.OnLeave(s.adm.RoomID, s.adm.ParticipantID, reason)
 	s.hub.log.Info("participant disconnected", "room", s.adm.RoomID, "participant", s.adm.ParticipantID)
+	s.hub.changed(s.adm.RoomID)
 }
 
 // refuseRead answers a failed read: an oversized message gets a close
@@ -359,30 +422,43 @@ func (s *session) fail(code, message string) {
 // client that does not read), the close frame is written directly and the
 // queue is dropped.
 func (s *session) closeWith(closeCode int, reason string, announce bool) {
-	s.closeOnce.Do(func() {
-		s.closeReason = reason
-		queued := true
-		if announce {
-			queued = s.enqueue(protocol.Message{Type: protocol.TypeClosing, Reason: reason})
+	var m *protocol.Message
+	if announce {
+		m = &protocol.Message{Type: protocol.TypeClosing, Reason: reason}
+	}
+	s.closeOnce.Do(func() { s.close(closeCode, reason, m) })
+}
+
+// closeAnnounced is closeWith with a closing message of the caller's
+// (declined, with the practice's text).
+func (s *session) closeAnnounced(closeCode int, m protocol.Message) {
+	s.closeOnce.Do(func() { s.close(closeCode, m.Reason, &m) })
+}
+
+// close is closeWith's body; it runs once, under closeOnce.
+func (s *session) close(closeCode int, reason string, announce *protocol.Message) {
+	s.closeReason = reason
+	queued := true
+	if announce != nil {
+		queued = s.enqueue(*announce)
+	}
+	if queued {
+		select {
+		case s.send <- outgoing{close: true, closeCode: closeCode, data: []byte(reason)}:
+		default:
+			queued = false
 		}
-		if queued {
-			select {
-			case s.send <- outgoing{close: true, closeCode: closeCode, data: []byte(reason)}:
-			default:
-				queued = false
-			}
-		}
-		if !queued {
-			s.dropQueue.Store(true)
-			// WriteControl may run concurrently with the writer.
-			msg := websocket.FormatCloseMessage(closeCode, reason)
-			s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(100*time.Millisecond))
-			// Closing the socket unblocks a writer stuck on a full TCP
-			// buffer and the reader, so the session ends now.
-			s.conn.Close()
-		}
-		close(s.done)
-	})
+	}
+	if !queued {
+		s.dropQueue.Store(true)
+		// WriteControl may run concurrently with the writer.
+		msg := websocket.FormatCloseMessage(closeCode, reason)
+		s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(100*time.Millisecond))
+		// Closing the socket unblocks a writer stuck on a full TCP
+		// buffer and the reader, so the session ends now.
+		s.conn.Close()
+	}
+	close(s.done)
 }
 
 // enqueue queues m without blocking and reports whether it fit.

@@ -139,6 +139,7 @@ type roomRecord struct {
 	CreatedAt    time.Time           `json:"created_at"`
 	Participants []participantRecord `json:"participants"`
 	CallCounted  bool                `json:"call_counted"`
+	WaitingRoom  bool                `json:"waiting_room,omitempty"`
 }
 
 type credentialRecord struct {
@@ -166,7 +167,7 @@ func roomToRecord(r Room) roomRecord {
 	rec := roomRecord{
 		ID: r.ID, TenantID: r.TenantID, Mode: r.Mode, Capacity: r.Capacity,
 		StartsAt: r.StartsAt.UTC(), EndsAt: r.EndsAt.UTC(), TimeZone: r.TimeZone,
-		CreatedAt: r.CreatedAt.UTC(), CallCounted: r.CallCounted,
+		CreatedAt: r.CreatedAt.UTC(), CallCounted: r.CallCounted, WaitingRoom: r.WaitingRoom,
 	}
 	for _, p := range r.Participants {
 		rec.Participants = append(rec.Participants, participantRecord{
@@ -181,7 +182,7 @@ func (r roomRecord) room() Room {
 	room := Room{
 		ID: r.ID, TenantID: r.TenantID, Mode: r.Mode, Capacity: r.Capacity,
 		StartsAt: r.StartsAt, EndsAt: r.EndsAt, TimeZone: r.TimeZone,
-		CreatedAt: r.CreatedAt, CallCounted: r.CallCounted,
+		CreatedAt: r.CreatedAt, CallCounted: r.CallCounted, WaitingRoom: r.WaitingRoom,
 	}
 	for _, p := range r.Participants {
 		room.Participants = append(room.Participants, Participant{

@@ -23,11 +23,12 @@ const (
 	bucketUserSessions   = "login_sessions_by_user" // userID/hex(hash) -> empty
 	bucketAppointments   = "appointments"           // appointment id -> appointmentRecord
 	bucketTenantAppoints = "appointments_by_tenant" // tenantID/appointmentID -> empty
+	bucketRoomAppoints   = "appointments_by_room"   // room id -> appointment id
 )
 
 func practiceBuckets() []string {
 	return []string{bucketUsers, bucketUserEmails, bucketTenantUsers, bucketInvites,
-		bucketLoginSessions, bucketUserSessions, bucketAppointments, bucketTenantAppoints}
+		bucketLoginSessions, bucketUserSessions, bucketAppointments, bucketTenantAppoints, bucketRoomAppoints}
 }
 
 // Records: the stored shapes, field for field the exported types with
@@ -75,20 +76,21 @@ type loginSessionRecord struct {
 }
 
 type appointmentRecord struct {
-	ID        string    `json:"id"`
-	TenantID  string    `json:"tenant_id"`
-	RoomID    string    `json:"room_id"`
-	HolderID  string    `json:"holder_id"`
-	Kind      string    `json:"kind"`
-	Capacity  int       `json:"capacity"`
-	StartsAt  time.Time `json:"starts_at"`
-	EndsAt    time.Time `json:"ends_at"`
-	TimeZone  string    `json:"time_zone"`
-	Status    string    `json:"status"`
-	Sealed    string    `json:"sealed"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID                string    `json:"id"`
+	TenantID          string    `json:"tenant_id"`
+	RoomID            string    `json:"room_id"`
+	HostParticipantID string    `json:"host_participant_id"`
+	HolderID          string    `json:"holder_id"`
+	Kind              string    `json:"kind"`
+	Capacity          int       `json:"capacity"`
+	StartsAt          time.Time `json:"starts_at"`
+	EndsAt            time.Time `json:"ends_at"`
+	TimeZone          string    `json:"time_zone"`
+	Status            string    `json:"status"`
+	Sealed            string    `json:"sealed"`
+	CreatedBy         string    `json:"created_by"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 func userToRecord(u User) userRecord {
@@ -407,6 +409,11 @@ func (b *Bolt) CreateAppointment(ctx context.Context, a Appointment) error {
 		if err := putJSON(bk, []byte(a.ID), appointmentToRecord(a)); err != nil {
 			return err
 		}
+		if a.RoomID != "" {
+			if err := bucket(tx, bucketRoomAppoints).Put([]byte(a.RoomID), []byte(a.ID)); err != nil {
+				return err
+			}
+		}
 		return bucket(tx, bucketTenantAppoints).Put(tenantKey(a.TenantID, a.ID), nil)
 	})
 	if err != nil {
@@ -437,6 +444,27 @@ func (b *Bolt) GetAppointment(ctx context.Context, id string) (Appointment, erro
 	return Appointment(rec), nil
 }
 
+// AppointmentByRoom finds the appointment of a room; ErrNotFound when
+// the room has none.
+func (b *Bolt) AppointmentByRoom(ctx context.Context, roomID string) (Appointment, error) {
+	var rec appointmentRecord
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		id := bucket(tx, bucketRoomAppoints).Get([]byte(roomID))
+		if id == nil {
+			return ErrNotFound
+		}
+		found, err := getJSON(bucket(tx, bucketAppointments), id, &rec)
+		if err == nil && !found {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return Appointment{}, fmt.Errorf("appointment of room %s: %w", roomID, err)
+	}
+	return Appointment(rec), nil
+}
+
 // UpdateAppointment replaces the record; ErrNotFound when absent. The
 // tenant and room stay as they were.
 func (b *Bolt) UpdateAppointment(ctx context.Context, a Appointment) error {
@@ -451,7 +479,7 @@ func (b *Bolt) UpdateAppointment(ctx context.Context, a Appointment) error {
 			return ErrNotFound
 		}
 		rec := appointmentToRecord(a)
-		rec.TenantID, rec.RoomID = old.TenantID, old.RoomID
+		rec.TenantID, rec.RoomID, rec.HostParticipantID = old.TenantID, old.RoomID, old.HostParticipantID
 		return putJSON(bk, []byte(a.ID), rec)
 	})
 	if err != nil {
@@ -516,6 +544,9 @@ func (b *Bolt) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 				return err
 			}
 			if err := bucket(tx, bucketTenantAppoints).Delete(tenantKey(rec.TenantID, rec.ID)); err != nil {
+				return err
+			}
+			if err := bucket(tx, bucketRoomAppoints).Delete([]byte(rec.RoomID)); err != nil {
 				return err
 			}
 		}

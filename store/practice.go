@@ -77,20 +77,22 @@ const (
 // opens. Sealed is the browser's ciphertext of the patient's name,
 // e-mail address, notes, the room secret and the invitees' links.
 type Appointment struct {
-	ID        string
-	TenantID  string
-	RoomID    string
-	HolderID  string
-	Kind      string
-	Capacity  int
-	StartsAt  time.Time
-	EndsAt    time.Time
-	TimeZone  string
-	Status    string
-	Sealed    string
-	CreatedBy string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID       string
+	TenantID string
+	RoomID   string
+	// HostParticipantID is the room's participant the holder joins as.
+	HostParticipantID string
+	HolderID          string
+	Kind              string
+	Capacity          int
+	StartsAt          time.Time
+	EndsAt            time.Time
+	TimeZone          string
+	Status            string
+	Sealed            string
+	CreatedBy         string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // PracticeStore keeps practice users, setup links, login sessions and
@@ -123,6 +125,9 @@ type PracticeStore interface {
 
 	CreateAppointment(ctx context.Context, a Appointment) error
 	GetAppointment(ctx context.Context, id string) (Appointment, error)
+	// AppointmentByRoom finds the appointment of a room; ErrNotFound
+	// for rooms made through the REST API.
+	AppointmentByRoom(ctx context.Context, roomID string) (Appointment, error)
 	UpdateAppointment(ctx context.Context, a Appointment) error
 	// ListAppointments lists a tenant's appointments whose window
 	// overlaps [from, to), by start.

@@ -63,6 +63,8 @@ type Room struct {
 	// CallCounted is set once two participants were connected at the same
 	// time; the room then counts once towards its tenant's monthly quota.
 	CallCounted bool
+	// WaitingRoom: guests wait until someone of the practice admits them.
+	WaitingRoom bool
 }
 
 // Participant returns the participant with the given id.

@@ -74,6 +74,8 @@ function refusal(err) {
       return message({ id: 'unknown', kind: 'warn', title: 'msg.unknown.title', body: 'msg.unknown.body', detail: 'msg.unknown.detail', actions: [home] });
     case 'rate_limited':
       return message({ id: 'rate-limited', kind: 'warn', title: 'msg.rateLimited.title', body: 'msg.rateLimited.body', vars: { seconds: err.retryAfter || 60 }, actions: [reload] });
+    case 'declined':
+      return message({ id: 'declined', title: 'msg.declined.title', body: 'msg.declined.body', detail: err.text ? 'msg.declined.detail' : '', vars: { text: err.text || '' } });
     case 'quota_exceeded':
       return message({ id: 'quota', title: 'msg.quota.title', body: 'msg.quota.body' });
     case 'network':

@@ -38,6 +38,7 @@ export class CallView {
     this.renderToggles();
     this.setStatus('waiting');
     call.addEventListener('status', (ev) => this.setStatus(ev.detail.state));
+    call.addEventListener('lobby', () => this.renderLobby(this.state));
     call.addEventListener('remote-stream', () => this.attachRemote());
     call.addEventListener('peer-name', (ev) => {
       this.peerName = ev.detail.name;
@@ -98,8 +99,23 @@ export class CallView {
 
   // --- status and remote side -------------------------------------------
 
+  /**
+   * The waiting room: whom the patient waits for and a calm word, until
+   * the practice lets them in (status "lobby"). Announced politely.
+   */
+  renderLobby(state) {
+    const box = $('waiting-room');
+    const host = this.call.lobbyHost;
+    box.hidden = state !== 'lobby' || !host;
+    document.body.classList.toggle('in-lobby', !box.hidden);
+    if (box.hidden) return;
+    const name = host.name || t('lobby.thePractice');
+    $('waiting-host').textContent = t(`lobby.status.${['online', 'in_call', 'away'].includes(host.status) ? host.status : 'away'}`, { name });
+  }
+
   setStatus(state) {
     this.state = state;
+    this.renderLobby(state);
     const name = this.peerName || t('call.theOther');
     const text = {
       waiting: this.peerName ? t('call.waitingFor', { name }) : t('call.waiting'),

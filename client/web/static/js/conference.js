@@ -48,6 +48,10 @@ const MAX_VIEWS = 64;
 const MAX_VIEW_PX = 16384;
 const MUTE_SETTLE_MS = 250;
 const KINDS = ['audio', 'video'];
+// How long the first connection to the media server may take before we
+// tell the user it cannot be reached (a firewall, or a server that
+// offers no address this browser can reach); we keep trying after.
+const UNREACHABLE_AFTER_MS = 20000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -81,6 +85,7 @@ export class Conference extends Session {
 
   currentStatus() {
     const s = this.pc && this.pc.connectionState;
+    if (this.unreachable && s !== 'connected') return 'unreachable';
     if (s === 'connected') return this.people.size ? 'connected' : 'waiting';
     if (s === 'disconnected' || s === 'failed') return 'reconnecting';
     return 'connecting';
@@ -210,7 +215,11 @@ export class Conference extends Session {
 
   onConnectionState(pc) {
     if (this.pc !== pc || this.ended) return;
-    if (pc.connectionState === 'connected') performance.mark('konsil:ice-connected');
+    if (pc.connectionState === 'connected') {
+      performance.mark('konsil:ice-connected');
+      this.unreachable = false;
+      clearTimeout(this.unreachableTimer);
+    }
     this.status(this.currentStatus());
     // Only the SFU offers, so we cannot restart ICE: a new session
     // brings a new PeerConnection (PROTOCOL.md, Reconnect).
@@ -263,6 +272,13 @@ export class Conference extends Session {
     this.e2ee.attachSender(audio.sender, 'audio');
     this.e2ee.attachSender(video.sender, 'video');
     await pc.setLocalDescription(await pc.createOffer());
+    this.unreachable = false;
+    clearTimeout(this.unreachableTimer);
+    this.unreachableTimer = setTimeout(() => {
+      if (this.pc !== pc || this.ended || pc.connectionState === 'connected') return;
+      this.unreachable = true;
+      this.status(this.currentStatus());
+    }, UNREACHABLE_AFTER_MS);
     this.mids = { audio: audio.mid, video: video.mid };
     this.send(SFU, { type: 'offer', sdp: pc.localDescription.sdp });
     // The new session's SFU knows nothing of our tiles yet.
@@ -477,6 +493,7 @@ export class Conference extends Session {
     this.ended = true;
     window.removeEventListener('online', this.onOnline);
     clearTimeout(this.viewTimer);
+    clearTimeout(this.unreachableTimer);
     if (this.sig) this.sig.close(reason === 'left');
     if (this.pc) this.pc.close();
     this.e2ee.close();

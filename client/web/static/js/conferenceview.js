@@ -101,16 +101,18 @@ export class ConferenceView extends CallView {
 
   setStatus(state) {
     this.state = state;
+    this.renderLobby(state);
     const text = {
       waiting: t('conf.waiting'),
       connecting: t('call.connecting'),
       reconnecting: t('call.reconnecting'),
+      unreachable: t('conf.unreachable'),
     }[state] ?? '';
     const noKid = this.call.selfKid === null && state === 'connected';
     const banner = $('call-status');
     banner.textContent = noKid ? t('conf.noKid') : text;
     banner.hidden = !banner.textContent;
-    banner.classList.toggle('warn', state === 'reconnecting' || noKid);
+    banner.classList.toggle('warn', state === 'reconnecting' || state === 'unreachable' || noKid);
     document.body.dataset.callState = state;
     this.renderGrid();
   }

@@ -70,6 +70,7 @@ export class Session extends EventTarget {
       this.join = await join(this.credential);
     }
     const sig = new Signaling(wsURL(this.join.ws_url), this.join.session_token);
+    sig.addEventListener('lobby', (ev) => this.onLobby(sig, ev.detail));
     const welcome = await sig.connect();
     performance.mark('konsil:welcome');
     if (this.ended) {
@@ -87,6 +88,20 @@ export class Session extends EventTarget {
     return welcome;
   }
 
+  /**
+   * The practice has not let us in yet (waiting room): the view shows
+   * whom we wait for; the practice sees that our device check passed.
+   */
+  onLobby(sig, host) {
+    if (this.ended) return;
+    const first = !this.lobbyHost;
+    this.lobbyHost = { name: String(host.name || '').slice(0, 100), status: String(host.status || 'away') };
+    if (first || sig !== this.lobbySig) sig.send({ type: 'check', ok: this.sends.audio || this.sends.video });
+    this.lobbySig = sig;
+    this.status('lobby');
+    this.emit('lobby', { host: this.lobbyHost });
+  }
+
   onSignalClosed(sig, { reason }) {
     if (sig !== this.sig || this.ended) return;
     switch (reason) {
@@ -94,6 +109,11 @@ export class Session extends EventTarget {
       case 'room_deleted':
       case 'replaced':
         this.end(reason);
+        return;
+      case 'sent_back':
+        // Back to the waiting room: a new session waits there.
+        this.lobbyHost = null;
+        this.reconnectSignaling(0);
         return;
       default:
         this.reconnectSignaling(reason === 'server_shutdown' ? 1000 + Math.random() * 2000 : 0);

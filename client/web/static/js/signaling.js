@@ -1,5 +1,6 @@
 // One signaling session over WebSocket (docs/PROTOCOL.md): hello,
-// welcome, then relayed messages. Emits "message" events with the parsed
+// welcome (after "lobby" messages in a waiting room), then relayed
+// messages. Emits "message" events with the parsed
 // message and one "closed" event with {code, reason, error} when the
 // session ends for whatever reason.
 
@@ -28,6 +29,9 @@ export class Signaling extends EventTarget {
     this.lastError = null;
     this.lastHeard = Date.now();
     this.pinger = 0;
+    /** In the waiting room: lobby came, welcome not yet. */
+    this.waiting = false;
+    this.closingText = '';
   }
 
   /** Opens the socket and sends hello; resolves to welcome. */
@@ -54,11 +58,26 @@ export class Signaling extends EventTarget {
           return;
         }
         if (!settled) {
+          if (m.type === 'lobby') {
+            // A waiting room: no welcome until the practice admits us,
+            // however long that takes; keep the session alive meanwhile.
+            clearTimeout(timer);
+            if (!this.waiting) this.startPinging();
+            this.waiting = true;
+            this.dispatchEvent(new CustomEvent('lobby', { detail: m.host || {} }));
+            return;
+          }
+          if (m.type === 'closing') {
+            this.lastError = m.reason;
+            this.closingText = typeof m.text === 'string' ? m.text.slice(0, 500) : '';
+            return;
+          }
           if (m.type === 'welcome') {
             settled = true;
             clearTimeout(timer);
             this.welcome = m;
-            this.startPinging();
+            if (!this.waiting) this.startPinging();
+            this.waiting = false;
             resolve(m);
           } else if (m.type === 'error' && m.error) {
             this.lastError = m.error.code;
@@ -74,7 +93,9 @@ export class Signaling extends EventTarget {
       ws.onclose = (ev) => {
         this.stopPinging();
         if (!settled) {
-          fail(new SignalError(ev.reason || this.lastError || 'network', `closed ${ev.code}`));
+          const err = new SignalError(ev.reason || this.lastError || 'network', `closed ${ev.code}`);
+          err.text = this.closingText || '';
+          fail(err);
           return;
         }
         if (this.closed) return;

@@ -4,6 +4,8 @@
 // ApiError with the API's error code.
 
 const BASE = '/api/v1/practice';
+/** The Server-Sent Events stream of the practice's waiting rooms (lobbyview.js). */
+export const EVENTS_URL = `${BASE}/events`;
 const TIMEOUT_MS = 20000;
 
 /** A refused or failed call: code is the API's error code, or "network". */
@@ -101,6 +103,25 @@ export class PracticeApi {
 
   finishAppointment(id) {
     return this.request('POST', `appointments/${seg(id)}/done`, {});
+  }
+
+  /** Lets a waiting guest in (admins and clinicians); the answer is the LobbyEvent after. */
+  admit(id, participantId) {
+    return this.request('POST', `appointments/${seg(id)}/admit`, { participant_id: participantId });
+  }
+
+  admitAll(id) {
+    return this.request('POST', `appointments/${seg(id)}/admit`, { all: true });
+  }
+
+  /** Sends a waiting guest away with text (at most 500 bytes), which the guest reads. */
+  decline(id, participantId, text) {
+    return this.request('POST', `appointments/${seg(id)}/decline`, { participant_id: participantId, text });
+  }
+
+  /** Takes an admitted guest out of the call, back to the waiting room. */
+  sendBack(id, participantId) {
+    return this.request('POST', `appointments/${seg(id)}/send-back`, { participant_id: participantId });
   }
 }
 

@@ -191,7 +191,10 @@ export class Calendar {
 
   item({ a, data }, day) {
     const nameId = `appt-${a.id}-name`;
-    return el('li', { class: `appointment status-${a.status}`, dataset: { id: a.id, status: a.status } }, [
+    // The waiting room, across the whole entry (lobbyview.js).
+    const lobby = this.app.lobby ? this.app.lobby.block({ a, data }) : null;
+    const waiting = lobby && lobby.dataset.waiting !== '0';
+    return el('li', { class: `appointment status-${a.status}${waiting ? ' has-waiting' : ''}`, dataset: { id: a.id, status: a.status } }, [
       this.timeCell(a, day),
       el('div', { class: 'appt-main' }, [
         el('h3', { class: 'appt-patient', id: nameId, text: data && data.patient ? data.patient : '—', title: data ? undefined : t('appt.sealed') }),
@@ -204,6 +207,7 @@ export class Calendar {
         data ? null : el('p', { class: 'hint', text: t('appt.sealed') }),
       ]),
       el('div', { class: 'appt-actions' }, this.actions(a, data, nameId)),
+      lobby,
     ]);
   }
 

@@ -8,10 +8,13 @@
 // "login", "unlock", "calendar" or "error"; window.konsilWorkspace.state()
 // returns {screen, user, practice, view, date, unlocked, appointments:
 // [{id, status, kind, holder_id, starts_at, ends_at, patient, readable,
-// guests}], callWindows: [ids]}; konsilWorkspace.refresh() reloads the
+// guests}], callWindows: [ids], lobby: {[appointment id]: {waiting:
+// [participant ids], present: [participant ids]}}} (the latest of the
+// events stream, lobbyview.js); konsilWorkspace.refresh() reloads the
 // calendar. Stable ids and classes:
 //   header:    #ws-practice #ws-user-name #ws-user-role #invite-user #logout
-//              #logout-all #lang-switch
+//              #logout-all #lang-switch #waiting-count (hidden at 0)
+//              #enable-notifications (only while the permission is unasked)
 //   setup:     #setup-form #setup-practice (first user only) #setup-name
 //              #setup-email #setup-password #setup-password2 #setup-submit
 //              #setup-error
@@ -25,6 +28,15 @@
 //              li.appointment[data-id][data-status] with .appt-patient and
 //              buttons .appt-start .appt-invite .appt-edit .appt-done
 //              .appt-cancel (each only where the status and role allow it)
+//   waiting:   in li.appointment (class has-waiting while someone waits):
+//              .appt-lobby[data-waiting] with li.lobby-guest.lobby-waiting
+//              [data-participant-id] (.lobby-name .lobby-since .lobby-waited
+//              .lobby-check) and li.lobby-guest.lobby-present; buttons
+//              .lobby-admit .lobby-decline .lobby-send-back (each with
+//              data-participant-id) and .lobby-admit-all (2+ waiting), for
+//              admins and clinicians only
+//   decline:   dialog#decline-dialog: #decline-text #decline-send
+//              #decline-cancel #decline-error
 //   new/edit:  dialog#appt-dialog: #appt-patient #appt-email #appt-notes
 //              #appt-kind #appt-invitees #appt-label-1.. #appt-holder
 //              #appt-window-day #appt-day #appt-window-start #appt-start
@@ -49,6 +61,7 @@ import { AppointmentDialog } from './appointment.js';
 import { InvitePanel } from './invite.js';
 import { UserInviteDialog } from './users.js';
 import { CallWindows, MIN_CALL_MS } from './callwindow.js';
+import { WaitingRooms } from './lobbyview.js';
 import { parseSetupFragment } from './mail.js';
 import { loadKey, saveKey, clearKey, loadSetupLink, saveSetupLink } from './keystore.js';
 import { dayKey, startOfDay } from './dates.js';
@@ -69,6 +82,7 @@ class App {
     this.apptDialog = new AppointmentDialog(this);
     this.invitePanel = new InvitePanel(this);
     this.userInvite = new UserInviteDialog(this);
+    this.lobby = new WaitingRooms(this);
   }
 
   /** Sets what a language switch re-renders on the current screen. */
@@ -83,6 +97,7 @@ class App {
     if (session.device && session.device.approved === false) {
       return this.fail({ title: 'err.device.title', body: 'err.device.body' });
     }
+    this.lobby.stop();
     if (this.calendar) this.calendar.unmount();
     this.key = { raw, aes: await aesKey(raw) };
     saveKey(session.user.id, raw);
@@ -96,7 +111,11 @@ class App {
       this.calendar.render();
       this.invitePanel.relabel();
       this.userInvite.relabel();
+      this.lobby.relabel();
     });
+    // The waiting rooms go live with the calendar (and tell waiting
+    // patients that their clinician is online).
+    this.lobby.start();
     await this.calendar.mount();
   }
 
@@ -220,6 +239,7 @@ class App {
 
   /** Forgets the key and the session in this tab. */
   lock() {
+    this.lobby.stop();
     if (this.calendar) this.calendar.unmount();
     this.calendar = null;
     this.key = null;
@@ -263,6 +283,7 @@ class App {
       date: this.calendar ? dayKey(this.calendar.date) : null,
       appointments: this.calendar ? this.calendar.snapshot() : [],
       callWindows: [...this.calls.open.keys()].filter((id) => this.calls.isOpen(id)),
+      lobby: this.lobby.snapshot(),
     };
   }
 }
