@@ -47,7 +47,14 @@ type Events struct {
 	mu      sync.Mutex
 	streams map[string]map[*stream]bool // tenant -> streams
 	online  map[string]int              // user id -> open streams
+	// done is closed when the server shuts down: streams end, or
+	// http.Server.Shutdown would wait for them forever.
+	done     chan struct{}
+	doneOnce sync.Once
 }
+
+// Close ends every stream (server shutdown).
+func (e *Events) Close() { e.doneOnce.Do(func() { close(e.done) }) }
 
 type stream struct {
 	userID string
@@ -56,7 +63,7 @@ type stream struct {
 
 // NewEvents returns an empty Events.
 func NewEvents() *Events {
-	return &Events{streams: map[string]map[*stream]bool{}, online: map[string]int{}}
+	return &Events{streams: map[string]map[*stream]bool{}, online: map[string]int{}, done: make(chan struct{})}
 }
 
 // Online tells whether a user has the workspace open.
@@ -116,6 +123,10 @@ func (p presence) Online(userID string) bool { return p.events.Online(userID) }
 func (p presence) InRoom(roomID, participantID string) bool {
 	return slices.Contains(p.hub.Occupants(roomID), participantID)
 }
+
+// CloseStreams ends the workspaces' event streams; call it before
+// shutting the HTTP server down.
+func (s *Server) CloseStreams() { s.events.Close() }
 
 // HostStatus is the hub's signaling.Config.HostStatus for rooms of the
 // workspace.
@@ -190,6 +201,8 @@ func (s *Server) eventStream(c *gin.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.events.done:
 			return
 		case ev := <-st.ch:
 			if !writeEvent(w, ev) {

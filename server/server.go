@@ -372,6 +372,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stop != nil {
 		s.stop()
 	}
+	s.handler.CloseStreams()
 	errHTTP := s.http.Shutdown(ctx)
 	errHub := s.hub.Shutdown(ctx)
 	s.wg.Wait()

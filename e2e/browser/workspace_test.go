@@ -279,5 +279,5 @@ func TestWorkspaceConference(t *testing.T) {
 		p.seesEveryone(2)
 	}
 	host.screenshot("ws-12-conference")
-	doc.checkConsole()
+	doc.checkConsole("401") // the wrong password's refusal
 }

@@ -90,9 +90,11 @@ function incomplete() {
 }
 
 /** What the call's end shows. */
-function ended({ reason }) {
+function ended({ reason, detail }) {
   const rejoin = { label: 'msg.rejoin', run: () => location.reload(), primary: true };
   switch (reason) {
+    case 'declined':
+      return refusal({ code: 'declined', text: detail || '' });
     case 'security':
       return message({ id: 'security', kind: 'warn', title: 'msg.security.title', body: 'msg.security.body', detail: 'msg.security.detail' });
     case 'room_closed':

@@ -131,6 +131,11 @@ export class Session extends EventTarget {
         this.join = null;
         await this.openSignaling();
       } catch (err) {
+        if (err && err.code === 'declined') {
+          // The practice declined us in the waiting room: no new try.
+          this.end('declined', err.text || '');
+          return;
+        }
         if (err instanceof JoinError && (err.code === 'room_closed' || err.code === 'not_found')) {
           this.end(err.code === 'room_closed' ? 'room_closed' : 'room_deleted');
           return;
