@@ -256,6 +256,13 @@ func TestConferenceReconnectFromChat(t *testing.T) {
 	waitConferenceConnected(t, chair)
 	waitConferenceConnected(t, radio)
 	oldPC := radio.PeerConnection()
+	// Radiology speaks first: once chair has its message, the SFU's chat
+	// channel to radiology is open, and chair's message cannot be
+	// dropped for a channel not yet open (sfu/chat.go drops those).
+	if err := radio.SendChat([]byte("bereit")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "chair receives radiology's first chat", func() bool { return len(chair.chatsFrom(radio.Self())) == 1 })
 
 	if err := chair.SendChat([]byte("bitte neu verbinden")); err != nil {
 		t.Fatal(err)
@@ -280,7 +287,7 @@ func TestConferenceReconnectFromChat(t *testing.T) {
 	if err := radio.SendChat([]byte("wieder da")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "chair receives radiology's chat", func() bool { return len(chair.chatsFrom(radio.Self())) == 1 })
+	eventually(t, "chair receives radiology's chat", func() bool { return len(chair.chatsFrom(radio.Self())) == 2 })
 	if err := chair.SendChat([]byte("gut")); err != nil {
 		t.Fatal(err)
 	}
