@@ -271,6 +271,25 @@ func keysWithPrefix(bk *bolt.Bucket, prefix []byte) [][]byte {
 	return keys
 }
 
+// recordsWhere decodes every record of bk and returns the keys and
+// records keep accepts. Retention reads whole buckets: it runs rarely,
+// and an index by end time would cost every write. Callers delete
+// after collecting (see keysWithPrefix).
+func recordsWhere[T any](bk *bolt.Bucket, kind string, keep func(T) bool) (keys [][]byte, recs []T, err error) {
+	err = bk.ForEach(func(k, v []byte) error {
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode %s: %w", kind, err)
+		}
+		if keep(rec) {
+			keys = append(keys, bytes.Clone(k))
+			recs = append(recs, rec)
+		}
+		return nil
+	})
+	return keys, recs, err
+}
+
 func deleteKeys(bk *bolt.Bucket, keys [][]byte) error {
 	for _, k := range keys {
 		if err := bk.Delete(k); err != nil {
@@ -731,17 +750,7 @@ func (b *Bolt) LookupCredential(ctx context.Context, hash []byte) (Credential, e
 func (b *Bolt) DeleteRoomsEndedBefore(ctx context.Context, t time.Time) (int, error) {
 	var n int
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		var ended []roomRecord
-		err := bucket(tx, bucketRooms).ForEach(func(_, v []byte) error {
-			var rec roomRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode room: %w", err)
-			}
-			if rec.EndsAt.Before(t) {
-				ended = append(ended, rec)
-			}
-			return nil
-		})
+		_, ended, err := recordsWhere(bucket(tx, bucketRooms), "room", func(r roomRecord) bool { return r.EndsAt.Before(t) })
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -525,17 +524,7 @@ func (b *Bolt) ListAppointments(ctx context.Context, tenantID string, from, to t
 func (b *Bolt) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 	var n int
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		var ended []appointmentRecord
-		err := bucket(tx, bucketAppointments).ForEach(func(_, v []byte) error {
-			var rec appointmentRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode appointment: %w", err)
-			}
-			if rec.EndsAt.Before(t) {
-				ended = append(ended, rec)
-			}
-			return nil
-		})
+		_, ended, err := recordsWhere(bucket(tx, bucketAppointments), "appointment", func(a appointmentRecord) bool { return a.EndsAt.Before(t) })
 		if err != nil {
 			return err
 		}
@@ -564,17 +553,7 @@ func (b *Bolt) DeleteExpired(ctx context.Context, t time.Time) (int, error) {
 
 func deleteExpiredInvites(tx *bolt.Tx, t time.Time) error {
 	bk := bucket(tx, bucketInvites)
-	var gone [][]byte
-	err := bk.ForEach(func(k, v []byte) error {
-		var rec inviteRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("decode invite: %w", err)
-		}
-		if rec.ExpiresAt.Before(t) {
-			gone = append(gone, bytes.Clone(k))
-		}
-		return nil
-	})
+	gone, _, err := recordsWhere(bk, "invite", func(r inviteRecord) bool { return r.ExpiresAt.Before(t) })
 	if err != nil {
 		return err
 	}
@@ -582,17 +561,7 @@ func deleteExpiredInvites(tx *bolt.Tx, t time.Time) error {
 }
 
 func deleteExpiredSessions(tx *bolt.Tx, t time.Time) error {
-	var gone [][]byte
-	err := bucket(tx, bucketLoginSessions).ForEach(func(k, v []byte) error {
-		var rec loginSessionRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("decode login session: %w", err)
-		}
-		if rec.ExpiresAt.Before(t) {
-			gone = append(gone, bytes.Clone(k))
-		}
-		return nil
-	})
+	gone, _, err := recordsWhere(bucket(tx, bucketLoginSessions), "login session", func(r loginSessionRecord) bool { return r.ExpiresAt.Before(t) })
 	if err != nil {
 		return err
 	}
