@@ -260,9 +260,8 @@ type lobbyRequest struct {
 // lobbyAction decodes a lobby request and finds its appointment, for
 // admins and clinicians of the practice.
 func (s *Server) lobbyAction(c *gin.Context) (store.Appointment, lobbyRequest, bool) {
-	var req lobbyRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	req, ok := decoded[lobbyRequest](s, c)
+	if !ok {
 		return store.Appointment{}, req, false
 	}
 	a, err := s.cfg.Practice.ForLobby(c.Request.Context(), sessionOf(c), c.Param("id"))

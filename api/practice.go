@@ -112,33 +112,51 @@ func (s *Server) secureCookies(c *gin.Context) bool {
 	return c.Request.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://")
 }
 
+// sessionCookieOf is the session cookie with its fixed attributes.
+func (s *Server) sessionCookieOf(c *gin.Context, token string) *http.Cookie {
+	return &http.Cookie{Name: sessionCookie, Value: token, Path: "/",
+		HttpOnly: true, Secure: s.secureCookies(c), SameSite: http.SameSiteStrictMode}
+}
+
 func (s *Server) setSessionCookie(c *gin.Context, token string, expires time.Time) {
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", Expires: expires,
-		HttpOnly: true, Secure: s.secureCookies(c), SameSite: http.SameSiteStrictMode,
-	})
+	ck := s.sessionCookieOf(c, token)
+	ck.Expires = expires
+	http.SetCookie(c.Writer, ck)
 }
 
 func (s *Server) clearSessionCookie(c *gin.Context) {
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.secureCookies(c), SameSite: http.SameSiteStrictMode,
-	})
+	ck := s.sessionCookieOf(c, "")
+	ck.MaxAge = -1
+	http.SetCookie(c.Writer, ck)
 }
 
-func (s *Server) setupInfo(c *gin.Context) {
-	info, err := s.cfg.Practice.Setup(c.Request.Context(), c.Param("token"))
+// reply answers v as JSON with status, or the error.
+func (s *Server) reply(c *gin.Context, status int, v any, err error) {
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, info)
+	c.JSON(status, v)
+}
+
+// decoded decodes the body into a new T, answering the error itself.
+func decoded[T any](s *Server, c *gin.Context) (T, bool) {
+	var req T
+	if err := decode(c, &req); err != nil {
+		s.fail(c, err)
+		return req, false
+	}
+	return req, true
+}
+
+func (s *Server) setupInfo(c *gin.Context) {
+	info, err := s.cfg.Practice.Setup(c.Request.Context(), c.Param("token"))
+	s.reply(c, http.StatusOK, info, err)
 }
 
 func (s *Server) completeSetup(c *gin.Context) {
-	var req practice.SetupRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	req, ok := decoded[practice.SetupRequest](s, c)
+	if !ok {
 		return
 	}
 	sess, err := s.cfg.Practice.CompleteSetup(c.Request.Context(), c.Param("token"), req)
@@ -155,17 +173,12 @@ type loginParamsRequest struct {
 }
 
 func (s *Server) loginParams(c *gin.Context) {
-	var req loginParamsRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	req, ok := decoded[loginParamsRequest](s, c)
+	if !ok {
 		return
 	}
 	kdf, err := s.cfg.Practice.LoginParams(c.Request.Context(), req.Email)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, kdf)
+	s.reply(c, http.StatusOK, kdf, err)
 }
 
 type loginRequest struct {
@@ -231,11 +244,7 @@ func (s *Server) session(c *gin.Context) {
 
 func (s *Server) practiceUsers(c *gin.Context) {
 	users, err := s.cfg.Practice.Users(c.Request.Context(), sessionOf(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, users)
+	s.reply(c, http.StatusOK, users, err)
 }
 
 type inviteRequest struct {
@@ -249,17 +258,12 @@ type inviteResponse struct {
 }
 
 func (s *Server) invite(c *gin.Context) {
-	var req inviteRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	req, ok := decoded[inviteRequest](s, c)
+	if !ok {
 		return
 	}
 	token, expires, err := s.cfg.Practice.Invite(c.Request.Context(), sessionOf(c), req.Role, req.WrappedKey)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, inviteResponse{Token: token, ExpiresAt: expires})
+	s.reply(c, http.StatusCreated, inviteResponse{Token: token, ExpiresAt: expires}, err)
 }
 
 func (s *Server) listAppointments(c *gin.Context) {
@@ -282,9 +286,8 @@ func (s *Server) listAppointments(c *gin.Context) {
 }
 
 func (s *Server) createAppointment(c *gin.Context) {
-	var req practice.AppointmentRequest
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	req, ok := decoded[practice.AppointmentRequest](s, c)
+	if !ok {
 		return
 	}
 	out, err := s.cfg.Practice.CreateAppointment(c.Request.Context(), sessionOf(c), req, requestBase(c))
@@ -297,17 +300,12 @@ func (s *Server) createAppointment(c *gin.Context) {
 }
 
 func (s *Server) updateAppointment(c *gin.Context) {
-	var req practice.AppointmentUpdate
-	if err := decode(c, &req); err != nil {
-		s.fail(c, err)
+	req, ok := decoded[practice.AppointmentUpdate](s, c)
+	if !ok {
 		return
 	}
 	a, err := s.cfg.Practice.UpdateAppointment(c.Request.Context(), sessionOf(c), c.Param("id"), req)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, a)
+	s.reply(c, http.StatusOK, a, err)
 }
 
 func (s *Server) cancelAppointment(c *gin.Context) {
@@ -323,9 +321,5 @@ func (s *Server) cancelAppointment(c *gin.Context) {
 
 func (s *Server) finishAppointment(c *gin.Context) {
 	a, err := s.cfg.Practice.FinishAppointment(c.Request.Context(), sessionOf(c), c.Param("id"))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, a)
+	s.reply(c, http.StatusOK, a, err)
 }
