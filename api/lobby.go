@@ -176,10 +176,14 @@ func (s *Server) eventStream(c *gin.Context) {
 		s.fail(c, newError(http.StatusTooManyRequests, CodeRateLimited, "too many open workspaces for this practice"))
 		return
 	}
-	defer s.events.close(sess.TenantID(), st)
 	ctx := c.Request.Context()
+	defer func() {
+		// Closed first, so that guests waiting for this user see the
+		// status without this stream.
+		s.events.close(sess.TenantID(), st)
+		s.refreshHolderLobbies(context.WithoutCancel(ctx), sess)
+	}()
 	s.refreshHolderLobbies(ctx, sess)
-	defer s.refreshHolderLobbies(context.WithoutCancel(ctx), sess)
 	appts, err := s.cfg.Practice.ActiveRooms(ctx, sess.TenantID())
 	if err != nil {
 		s.fail(c, err)
@@ -307,8 +311,15 @@ func (s *Server) admit(c *gin.Context) {
 		}
 		ids = []string{req.ParticipantID}
 	}
+	admitted := 0
 	for _, id := range ids {
-		s.cfg.Hub.Admit(a.RoomID, id)
+		if s.cfg.Hub.Admit(a.RoomID, id) {
+			admitted++
+		}
+	}
+	if !req.All && admitted == 0 {
+		s.fail(c, newError(http.StatusNotFound, CodeNotFound, "that guest is not waiting (any more)"))
+		return
 	}
 	c.JSON(http.StatusOK, s.lobbyEvent(a))
 }

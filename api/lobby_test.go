@@ -172,6 +172,24 @@ func TestWaitingRoom(t *testing.T) {
 	if again.Type != protocol.TypeLobby {
 		t.Fatalf("guest after send-back: %+v, want lobby", again)
 	}
+	// Admitting a guest who does not wait (a stale list) admits nobody
+	// ahead: guest 2, declined and gone, would wait again.
+	doc.errCode("POST", "/appointments/"+id+"/admit", map[string]string{"participant_id": guest2.ID}, 404)
+	g2b, g2again := connect(t, s, guest2.Token)
+	if g2again.Type != protocol.TypeLobby {
+		t.Fatalf("guest 2 after a stale admit: %+v, want lobby", g2again)
+	}
+	// The host leaves the call and closes the workspace: the waiting
+	// guest hears at once that she is away.
+	h.send(protocol.Message{Type: protocol.TypeBye})
+	events.close()
+	if m := g2b.next(); m.Type != protocol.TypeLobby || m.Host.Status != protocol.HostAway {
+		t.Fatalf("guest 2 after the workspace closed: %+v (host %+v), want lobby away", m, m.Host)
+	}
+	events = openEvents(t, s, doc)
+	if m := g2b.next(); m.Type != protocol.TypeLobby || m.Host.Status != protocol.HostOnline {
+		t.Fatalf("guest 2 after the workspace opened again: %+v (host %+v), want lobby online", m, m.Host)
+	}
 	// Admit all.
 	doc.do("POST", "/appointments/"+id+"/admit", map[string]bool{"all": true}, &lb)
 	if len(lb.Waiting) != 0 || len(lb.Present) != 2 {
@@ -181,7 +199,8 @@ func TestWaitingRoom(t *testing.T) {
 
 // eventStream reads the workspace's Server-Sent Events.
 type eventStream struct {
-	ch chan api.LobbyEvent
+	ch    chan api.LobbyEvent
+	close context.CancelFunc
 }
 
 func openEvents(t *testing.T, s *testutil.Server, b *browser) *eventStream {
@@ -198,7 +217,7 @@ func openEvents(t *testing.T, s *testutil.Server, b *browser) *eventStream {
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	es := &eventStream{ch: make(chan api.LobbyEvent, 64)}
+	es := &eventStream{ch: make(chan api.LobbyEvent, 64), close: cancel}
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)

@@ -199,19 +199,24 @@ func (h *Hub) Lobby(roomID string) []Waiting {
 	return out
 }
 
-// Admit lets a guest in: a waiting session enters the room at once, and
-// later sessions of the participant do not wait. It reports whether the
-// guest was waiting.
+// Admit lets a waiting guest in: its session enters the room at once,
+// and its later sessions do not wait. A guest not waiting is not
+// admitted ahead (a click on a stale list must not let a later session
+// skip the waiting room); it reports whether the guest was waiting.
 func (h *Hub) Admit(roomID, participantID string) bool {
 	h.mu.Lock()
-	lb := h.lobbyLocked(roomID)
-	lb.admitted[participantID] = true
-	w := lb.waiting[participantID]
-	delete(lb.waiting, participantID)
-	h.mu.Unlock()
+	lb := h.lobbies[roomID]
+	var w *waiter
+	if lb != nil {
+		w = lb.waiting[participantID]
+	}
 	if w == nil {
+		h.mu.Unlock()
 		return false
 	}
+	lb.admitted[participantID] = true
+	delete(lb.waiting, participantID)
+	h.mu.Unlock()
 	w.timer.Stop()
 	h.log.Info("participant admitted", "room", roomID, "participant", participantID)
 	if err := w.s.enter(); err != nil {
