@@ -139,8 +139,15 @@ func New(cfg Config) (*Service, error) {
 	return &Service{store: cfg.Store, rooms: cfg.Rooms, key: cfg.Key, now: cfg.Now, log: cfg.Logger}, nil
 }
 
+// invalidError is a broken rule: its message names the field and the
+// rule, and errors.Is(err, ErrInvalid) holds.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
 }
 
 // randomToken returns n random bytes as base64url.
