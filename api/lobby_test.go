@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +183,9 @@ func TestWaitingRoom(t *testing.T) {
 	// The host leaves the call and closes the workspace: the waiting
 	// guest hears at once that she is away.
 	h.send(protocol.Message{Type: protocol.TypeBye})
+	events.waitFor(t, "host gone", func(ev api.LobbyEvent) bool {
+		return ev.AppointmentID == id && !slices.Contains(ev.Present, host.ID)
+	})
 	events.close()
 	if m := g2b.next(); m.Type != protocol.TypeLobby || m.Host.Status != protocol.HostAway {
 		t.Fatalf("guest 2 after the workspace closed: %+v (host %+v), want lobby away", m, m.Host)
