@@ -152,6 +152,7 @@ func TestWaitingRoom(t *testing.T) {
 	if lobby2.Type != protocol.TypeLobby || lobby2.Host.Status != protocol.HostOnline {
 		t.Fatalf("guest 2: %+v", lobby2)
 	}
+	doc.errCode("POST", "/appointments/"+id+"/decline", map[string]string{"participant_id": guest2.ID, "text": strings.Repeat("x", protocol.MaxTextBytes+1)}, 400)
 	doc.do("POST", "/appointments/"+id+"/decline", map[string]string{"participant_id": guest2.ID, "text": "Bitte rufen Sie in der Praxis an."}, nil)
 	if m := g2.next(); m.Type != protocol.TypeClosing || m.Reason != protocol.ReasonDeclined || m.Text != "Bitte rufen Sie in der Praxis an." {
 		t.Fatalf("declined guest: %+v", m)

@@ -347,6 +347,31 @@ func TestWorkspaceAccountsAndAppointments(t *testing.T) {
 		second.errCode("GET", "/session", nil, 401)
 	})
 
+	t.Run("numbers WORKSPACE.md states", func(t *testing.T) {
+		// KDF bounds: t 2..10, m 19456..262144 KiB.
+		var inv struct {
+			Token string `json:"token"`
+		}
+		admin.t = t
+		var ss practice.Session
+		b := newWorkspaceBrowser(t, s)
+		b.t = t
+		b.do("POST", "/login", map[string]string{"email": "anna.berg@praxis.example", "auth": auth}, &ss)
+		b.csrf = ss.CSRF
+		b.do("POST", "/invites", map[string]string{"role": "clinician", "wrapped_key": sealed(60)}, &inv)
+		for _, k := range []practice.KDF{{T: 1, M: 65536}, {T: 11, M: 65536}, {T: 3, M: 19455}, {T: 3, M: 262145}} {
+			k.Salt = kdf().Salt
+			b.errCode("POST", "/setup/"+inv.Token, practice.SetupRequest{Email: "c@praxis.example", Name: "C", KDF: k, Auth: random32(), WrappedKey: sealed(60)}, 400)
+		}
+		// A session lasts 12 hours.
+		s.Clock.Advance(12*time.Hour - time.Minute)
+		if code := b.do("GET", "/session", nil, nil); code != 200 {
+			t.Errorf("session after 11 h 59 min: %d", code)
+		}
+		s.Clock.Advance(2 * time.Minute)
+		b.errCode("GET", "/session", nil, 401)
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		b := newWorkspaceBrowser(t, s)
 		b.t = t
