@@ -13,7 +13,7 @@ BROWSER_RUN   ?= .
 BROWSER_FLAGS ?= -test.v
 BROWSER_ARGS   = -test.count=1 -test.timeout=10m -test.run='$(BROWSER_RUN)' $(BROWSER_FLAGS)
 
-.PHONY: run build test vet gotest jstest browsertest fuzz bench gobench clean
+.PHONY: run build test vet gotest jstest browsertest browserbench fuzz bench gobench clean
 
 run:
 	$(GO) run ./cmd/konsil serve
@@ -50,6 +50,12 @@ browsertest:
 	  echo "warning: cannot unshare a network namespace (not root?): browser tests run on the host network"; \
 	  cd e2e/browser && ../../$(BROWSER_BIN) $(BROWSER_ARGS); \
 	fi
+
+# Browser benchmarks (the clinician's login to the first remote frame,
+# 5 runs, median as s-median/op), in the same private namespace.
+browserbench:
+	$(GO) test -c -o $(BROWSER_BIN) $(BROWSER_PKG)
+	cd e2e/browser && unshare -n sh -c "ip link set lo up && exec ../../$(BROWSER_BIN) -test.run '^$$' -test.bench LoginToFirstFrame -test.benchtime 5x -test.timeout 20m"
 
 # Short fuzzing runs of every fuzz target (the seeds run in `make test`).
 FUZZTIME ?= 30s

@@ -91,6 +91,15 @@ func asError(err error) (*Error, bool) {
 		return newError(http.StatusUnauthorized, CodeInvalidCredentials, "%s", err.Error()), true
 	case errors.Is(err, practice.ErrNoSession):
 		return newError(http.StatusUnauthorized, CodeUnauthorized, "log in to the workspace first"), true
+	case errors.Is(err, practice.ErrDevicePending):
+		return newError(http.StatusForbidden, CodeDevicePending, "%s", err.Error()), true
+	case errors.Is(err, practice.ErrDeviceCode):
+		e := newError(http.StatusBadRequest, CodeDeviceCode, "%s", err.Error())
+		var dc *practice.DeviceCodeError
+		if errors.As(err, &dc) {
+			e.Body.AttemptsLeft = &dc.Left
+		}
+		return e, true
 	case errors.Is(err, practice.ErrForbidden):
 		return newError(http.StatusForbidden, CodeForbidden, "%s", err.Error()), true
 	case errors.Is(err, practice.ErrSetupUsed):

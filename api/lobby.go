@@ -58,7 +58,13 @@ func (e *Events) Close() { e.doneOnce.Do(func() { close(e.done) }) }
 
 type stream struct {
 	userID string
-	ch     chan LobbyEvent
+	ch     chan event
+}
+
+// event is one Server-Sent Event: its name and its JSON data.
+type event struct {
+	name string
+	data any
 }
 
 // NewEvents returns an empty Events.
@@ -79,7 +85,7 @@ func (e *Events) open(tenantID, userID string) (*stream, bool) {
 	if len(e.streams[tenantID]) >= maxStreams {
 		return nil, false
 	}
-	st := &stream{userID: userID, ch: make(chan LobbyEvent, streamBuffer)}
+	st := &stream{userID: userID, ch: make(chan event, streamBuffer)}
 	if e.streams[tenantID] == nil {
 		e.streams[tenantID] = map[*stream]bool{}
 	}
@@ -101,7 +107,7 @@ func (e *Events) close(tenantID string, st *stream) {
 }
 
 // publish hands ev to every stream of the tenant without blocking.
-func (e *Events) publish(tenantID string, ev LobbyEvent) {
+func (e *Events) publish(tenantID string, ev event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for st := range e.streams[tenantID] {
@@ -152,7 +158,7 @@ func (s *Server) RoomChanged(roomID string) {
 		if err != nil {
 			return // a room of the REST API: nobody watches it here
 		}
-		s.events.publish(a.TenantID, s.lobbyEvent(a))
+		s.events.publish(a.TenantID, event{"lobby", s.lobbyEvent(a)})
 	}()
 }
 
@@ -195,7 +201,7 @@ func (s *Server) eventStream(c *gin.Context) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	for _, a := range appts {
-		if !writeEvent(w, s.lobbyEvent(a)) {
+		if !writeEvent(w, event{"lobby", s.lobbyEvent(a)}) {
 			return
 		}
 	}
@@ -234,12 +240,12 @@ func (s *Server) refreshHolderLobbies(ctx context.Context, sess practice.Session
 	}
 }
 
-func writeEvent(w gin.ResponseWriter, ev LobbyEvent) bool {
-	b, err := json.Marshal(ev)
+func writeEvent(w gin.ResponseWriter, ev event) bool {
+	b, err := json.Marshal(ev.data)
 	if err != nil {
 		return false
 	}
-	_, err = fmt.Fprintf(w, "event: lobby\ndata: %s\n\n", b)
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, b)
 	return err == nil
 }
 

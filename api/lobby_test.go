@@ -204,8 +204,9 @@ func TestWaitingRoom(t *testing.T) {
 
 // eventStream reads the workspace's Server-Sent Events.
 type eventStream struct {
-	ch    chan api.LobbyEvent
-	close context.CancelFunc
+	ch      chan api.LobbyEvent
+	devices chan api.DeviceEvent
+	close   context.CancelFunc
 }
 
 func openEvents(t *testing.T, s *testutil.Server, b *browser) *eventStream {
@@ -222,18 +223,31 @@ func openEvents(t *testing.T, s *testutil.Server, b *browser) *eventStream {
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	es := &eventStream{ch: make(chan api.LobbyEvent, 64), close: cancel}
+	es := &eventStream{ch: make(chan api.LobbyEvent, 64), devices: make(chan api.DeviceEvent, 64), close: cancel}
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
+		name := ""
 		for sc.Scan() {
+			if n, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				name = n
+				continue
+			}
 			data, ok := strings.CutPrefix(sc.Text(), "data: ")
 			if !ok {
 				continue
 			}
-			var ev api.LobbyEvent
-			if json.Unmarshal([]byte(data), &ev) == nil {
-				es.ch <- ev
+			switch name {
+			case "lobby":
+				var ev api.LobbyEvent
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					es.ch <- ev
+				}
+			case "device":
+				var ev api.DeviceEvent
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					es.devices <- ev
+				}
 			}
 		}
 	}()

@@ -53,12 +53,16 @@ func (s *Server) practiceRoutes(v1 *gin.RouterGroup) {
 	u.POST("/appointments", s.createAppointment)
 	u.PUT("/appointments/:id", s.updateAppointment)
 	u.POST("/appointments/:id/cancel", s.cancelAppointment)
+	u.POST("/appointments/:id/move", s.moveAppointment)
 	u.POST("/appointments/:id/done", s.finishAppointment)
 	u.GET("/appointments/:id/lobby", s.lobby)
 	u.POST("/appointments/:id/admit", s.admit)
 	u.POST("/appointments/:id/decline", s.decline)
 	u.POST("/appointments/:id/send-back", s.sendBack)
 	u.GET("/events", s.eventStream)
+	s.practiceAdminRoutes(u)
+	s.practiceDeviceRoutes(u)
+	s.practicePasskeyRoutes(p, u)
 }
 
 // sameOrigin refuses a change whose Origin header names another site:
@@ -93,6 +97,10 @@ func (s *Server) requireSession() gin.HandlerFunc {
 		}
 		if c.Request.Method != http.MethodGet && !practice.CheckCSRF(sess, c.GetHeader(csrfHeader)) {
 			s.fail(c, newError(http.StatusForbidden, CodeCSRF, "the %s header is missing or wrong; take it from GET /api/v1/practice/session", csrfHeader))
+			return
+		}
+		if !sess.Approved() && !pendingAllowed(c) {
+			s.fail(c, practice.ErrDevicePending)
 			return
 		}
 		c.Set(ctxSession, sess)
@@ -159,13 +167,12 @@ func (s *Server) completeSetup(c *gin.Context) {
 	if !ok {
 		return
 	}
-	sess, err := s.cfg.Practice.CompleteSetup(c.Request.Context(), c.Param("token"), req)
+	sess, err := s.cfg.Practice.CompleteSetup(c.Request.Context(), c.Param("token"), req, browserOf(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
-	c.JSON(http.StatusCreated, sess)
+	s.startedSession(c, http.StatusCreated, sess)
 }
 
 type loginParamsRequest struct {
@@ -199,7 +206,7 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	sess, err := s.cfg.Practice.Login(c.Request.Context(), req.Email, req.Auth)
+	sess, err := s.cfg.Practice.Login(c.Request.Context(), req.Email, req.Auth, browserOf(c))
 	if err != nil {
 		var locked *practice.LockedError
 		if errors.Is(err, practice.ErrBadLogin) || errors.As(err, &locked) {
@@ -213,8 +220,7 @@ func (s *Server) login(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.setSessionCookie(c, sess.Token, sess.ExpiresAt)
-	c.JSON(http.StatusOK, sess)
+	s.startedSession(c, http.StatusOK, sess)
 }
 
 type logoutRequest struct {

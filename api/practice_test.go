@@ -120,6 +120,20 @@ func setUp(t *testing.T, s *testutil.Server, token, email, name string) (*browse
 	return b, sess, auth
 }
 
+// otherPractice makes a second practice ("Praxis B") and its logged-in
+// first admin, to show that one practice cannot reach another's records.
+func otherPractice(t *testing.T, s *testutil.Server) (*browser, practice.Session) {
+	t.Helper()
+	var tenant protocol.Tenant
+	s.Do(t, "POST", "/api/v1/tenants", s.AdminKey, protocol.TenantRequest{Name: "Praxis B"}, &tenant)
+	token, _, err := s.Practice().NewSetupLink(context.Background(), tenant.ID, practice.RoleAdmin, true, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, sess, _ := setUp(t, s, token, "b@praxis-b.example", "Dr. B")
+	return other, sess
+}
+
 func TestWorkspaceAccountsAndAppointments(t *testing.T) {
 	s := testutil.StartServer(t)
 	if s.SetupToken == "" {
@@ -248,13 +262,7 @@ func TestWorkspaceAccountsAndAppointments(t *testing.T) {
 	})
 
 	t.Run("another practice sees and changes nothing", func(t *testing.T) {
-		var tenant protocol.Tenant
-		s.Do(t, "POST", "/api/v1/tenants", s.AdminKey, protocol.TenantRequest{Name: "Praxis B"}, &tenant)
-		token, _, err := s.Practice().NewSetupLink(context.Background(), tenant.ID, practice.RoleAdmin, true, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		other, _, _ := setUp(t, s, token, "b@praxis-b.example", "Dr. B")
+		other, _ := otherPractice(t, s)
 		other.t = t
 		var list []practice.AppointmentView
 		other.do("GET", "/appointments", nil, &list)
@@ -340,6 +348,17 @@ func TestWorkspaceAccountsAndAppointments(t *testing.T) {
 		if code := admin.do("GET", "/session", nil, nil); code != 200 {
 			t.Fatalf("session: %d", code)
 		}
+		// A browser still awaiting approval ends only its own session.
+		if code := second.do("POST", "/logout", map[string]bool{"everywhere": true}, nil); code != 204 {
+			t.Fatalf("logout everywhere from a pending browser: %d", code)
+		}
+		if code := admin.do("GET", "/session", nil, nil); code != 200 {
+			t.Fatalf("a pending browser's logout everywhere ended the approved session: %d", code)
+		}
+		ss = second.login("anna.berg@praxis.example", auth)
+		if code := admin.do("POST", "/devices/"+ss.Device.ID+"/approve", map[string]string{"code": ss.Device.Code}, nil); code != 200 {
+			t.Fatalf("approve: %d", code)
+		}
 		if code := second.do("POST", "/logout", map[string]bool{"everywhere": true}, nil); code != 204 {
 			t.Fatalf("logout everywhere: %d", code)
 		}
@@ -358,7 +377,8 @@ func TestWorkspaceAccountsAndAppointments(t *testing.T) {
 		b.t = t
 		b.do("POST", "/login", map[string]string{"email": "anna.berg@praxis.example", "auth": auth}, &ss)
 		b.csrf = ss.CSRF
-		b.do("POST", "/invites", map[string]string{"role": "clinician", "wrapped_key": sealed(60)}, &inv)
+		admin.login("anna.berg@praxis.example", auth)
+		admin.do("POST", "/invites", map[string]string{"role": "clinician", "wrapped_key": sealed(60)}, &inv)
 		for _, k := range []practice.KDF{{T: 1, M: 65536}, {T: 11, M: 65536}, {T: 3, M: 19455}, {T: 3, M: 262145}} {
 			k.Salt = kdf().Salt
 			b.errCode("POST", "/setup/"+inv.Token, practice.SetupRequest{Email: "c@praxis.example", Name: "C", KDF: k, Auth: random32(), WrappedKey: sealed(60)}, 400)

@@ -210,6 +210,26 @@ func (s *Service) DeleteRoom(ctx context.Context, tenantID, id string) error {
 	return s.store.DeleteRoom(ctx, id)
 }
 
+// MoveRoom gives a tenant's room another window [StartsAt, EndsAt). Its
+// participants and their token and code hashes stay, so the links
+// already sent keep their form; Join and Admit read the window from the
+// stored room, so from now on they open in the new window only. Callers
+// resolve w from a request first (access.ResolveWindow, as CreateRoom
+// does).
+func (s *Service) MoveRoom(ctx context.Context, tenantID, id string, w protocol.Window) error {
+	if !w.EndsAt.After(w.StartsAt) {
+		return fmt.Errorf("%w: the window must end after it starts", access.ErrInvalidWindow)
+	}
+	r, err := s.tenantRoom(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetRoomWindow(ctx, r.ID, w.StartsAt, w.EndsAt, w.TimeZone); err != nil {
+		return fmt.Errorf("move room %s: %w", id, err)
+	}
+	return nil
+}
+
 func roomView(r store.Room) protocol.Room {
 	v := protocol.Room{
 		ID: r.ID, Mode: r.Mode, Capacity: r.Capacity, CreatedAt: r.CreatedAt, WaitingRoom: r.WaitingRoom,

@@ -24,8 +24,13 @@ type Session struct {
 	CSRF       string       `json:"csrf"`
 	WrappedKey string       `json:"wrapped_key"`
 	Device     DeviceView   `json:"device"`
-	Token      string       `json:"-"`
-	ExpiresAt  time.Time    `json:"expires_at"`
+	// Passkey is set on the answer of a passkey login (passkeys.go).
+	Passkey *PasskeyLogin `json:"passkey,omitempty"`
+	Token   string        `json:"-"`
+	// DeviceToken is the device cookie's value to set when this login
+	// gave the browser a new one.
+	DeviceToken string    `json:"-"`
+	ExpiresAt   time.Time `json:"expires_at"`
 	// tenant and user ids for the handlers' checks.
 	user store.User
 }
@@ -42,11 +47,6 @@ type UserView struct {
 type PracticeView struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-}
-
-// DeviceView says whether this browser is approved.
-type DeviceView struct {
-	Approved bool `json:"approved"`
 }
 
 // UserID and TenantID of the session's user; Role its role.
@@ -103,6 +103,16 @@ func (s *Service) liveInvite(ctx context.Context, token string) (store.Invite, e
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.now().Before(inv.ExpiresAt)) {
 		return store.Invite{}, ErrSetupUsed
 	}
+	if err == nil && inv.First {
+		// Spent once the practice has a user (store.UseInvite says so too).
+		has, err := s.store.HasUsers(ctx, inv.TenantID)
+		if err != nil {
+			return store.Invite{}, err
+		}
+		if has {
+			return store.Invite{}, ErrSetupUsed
+		}
+	}
 	return inv, err
 }
 
@@ -131,7 +141,7 @@ type SetupRequest struct {
 
 // CompleteSetup creates the user the link is for, uses the link up and
 // logs the user in.
-func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequest) (Session, error) {
+func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequest, br Browser) (Session, error) {
 	inv, err := s.liveInvite(ctx, token)
 	if err != nil {
 		return Session{}, err
@@ -163,7 +173,8 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, req SetupRequ
 		return Session{}, err
 	}
 	s.log.Info("practice user created", "tenant", u.TenantID, "user", u.ID, "role", u.Role)
-	return s.startSession(ctx, u)
+	// The browser that used the link is approved: the link was the proof.
+	return s.startSession(ctx, u, br, true)
 }
 
 func (s *Service) newUser(inv store.Invite, req SetupRequest) (store.User, error) {
@@ -199,8 +210,9 @@ func (s *Service) newUser(inv store.Invite, req SetupRequest) (store.User, error
 
 // Login checks an auth key and starts a session. Wrong keys count
 // against the account: after lockAfter in a row it is locked, longer
-// with each further failure (LockedError).
-func (s *Service) Login(ctx context.Context, email, authB64 string) (Session, error) {
+// with each further failure (LockedError). A browser new to the user
+// gets a pending device (devices.go).
+func (s *Service) Login(ctx context.Context, email, authB64 string, br Browser) (Session, error) {
 	email = NormalizeEmail(email)
 	if err := validEmail(email); err != nil {
 		return Session{}, err
@@ -242,7 +254,7 @@ func (s *Service) Login(ctx context.Context, email, authB64 string) (Session, er
 			return Session{}, err
 		}
 	}
-	return s.startSession(ctx, u)
+	return s.startSession(ctx, u, br, false)
 }
 
 // lockFor is the lock after n failures in a row (n >= lockAfter).
@@ -254,7 +266,11 @@ func lockFor(n int) time.Duration {
 	return min(d, lockMax)
 }
 
-func (s *Service) startSession(ctx context.Context, u store.User) (Session, error) {
+func (s *Service) startSession(ctx context.Context, u store.User, br Browser, trusted bool) (Session, error) {
+	dev, deviceToken, err := s.deviceOf(ctx, u, br, trusted)
+	if err != nil {
+		return Session{}, err
+	}
 	token, err := randomToken(32)
 	if err != nil {
 		return Session{}, err
@@ -265,7 +281,7 @@ func (s *Service) startSession(ctx context.Context, u store.User) (Session, erro
 	}
 	now := s.now().UTC()
 	ls := store.LoginSession{Hash: tokenHash(kindSession, token), UserID: u.ID, TenantID: u.TenantID,
-		CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+		DeviceID: dev.ID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
 	if err := s.store.CreateLoginSession(ctx, ls); err != nil {
 		return Session{}, err
 	}
@@ -273,22 +289,40 @@ func (s *Service) startSession(ctx context.Context, u store.User) (Session, erro
 	if err != nil {
 		return Session{}, err
 	}
-	sess.Token = token
-	s.log.Info("practice user logged in", "tenant", u.TenantID, "user", u.ID)
+	sess.Token, sess.DeviceToken = token, deviceToken
+	s.log.Info("practice user logged in", "tenant", u.TenantID, "user", u.ID, "device", dev.ID, "approved", sess.Approved())
 	return sess, nil
 }
 
+// view is the session as the API shows it. An unapproved browser gets
+// no wrapped practice key: approval guards the key, not only the routes.
 func (s *Service) view(ctx context.Context, u store.User, ls store.LoginSession) (Session, error) {
 	t, err := s.store.GetTenant(ctx, u.TenantID)
 	if err != nil {
 		return Session{}, fmt.Errorf("tenant of user %s: %w", u.ID, err)
 	}
-	return Session{
+	d, err := s.store.GetDevice(ctx, ls.DeviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrNoSession // revoked: DeleteDevice ends its sessions too
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	on, err := s.approvalOn(ctx, u.TenantID)
+	if err != nil {
+		return Session{}, err
+	}
+	sess := Session{
 		User:     UserView{ID: u.ID, Name: u.Name, Email: u.Email, Role: u.Role},
 		Practice: PracticeView{ID: t.ID, Name: t.Name},
-		CSRF:     ls.CSRF, WrappedKey: u.WrappedKey, Device: DeviceView{Approved: true},
+		CSRF:     ls.CSRF, Device: deviceView(d, d.Approved || !on),
 		ExpiresAt: ls.ExpiresAt, user: u,
-	}, nil
+	}
+	sess.Device.UserID = ""
+	if sess.Approved() {
+		sess.WrappedKey = u.WrappedKey
+	}
+	return sess, nil
 }
 
 // Authenticate resolves a session cookie; ErrNoSession when it is
@@ -319,13 +353,16 @@ func CheckCSRF(sess Session, header string) bool {
 	return header != "" && access.Equal([]byte(header), []byte(sess.CSRF))
 }
 
-// Logout ends this session, or every session of its user.
+// Logout ends this session, or every session of its user when the
+// session's browser is approved.
 func (s *Service) Logout(ctx context.Context, token string, everywhere bool) error {
 	sess, err := s.Authenticate(ctx, token)
 	if err != nil {
 		return err
 	}
-	if everywhere {
+	// A browser awaiting approval ends only itself: a password alone
+	// must not log the user's approved browsers out.
+	if everywhere && sess.Approved() {
 		return s.store.DeleteUserSessions(ctx, sess.UserID())
 	}
 	return s.store.DeleteLoginSession(ctx, tokenHash(kindSession, token))

@@ -237,3 +237,41 @@ func (s *Service) setStatus(ctx context.Context, sess Session, id, status string
 	s.log.Info("appointment "+status, "tenant", a.TenantID, "appointment", a.ID)
 	return appointmentView(a), nil
 }
+
+// MoveAppointment gives a scheduled appointment, and its room, another
+// window, asked for as at creation (a day in a time zone, or a start)
+// and checked by the same access.ResolveWindow. The room keeps its
+// participants: the links and codes already sent stay valid, but only
+// in the new window.
+func (s *Service) MoveAppointment(ctx context.Context, sess Session, id string, req protocol.WindowRequest) (AppointmentView, error) {
+	if !mayEdit(sess.Role()) {
+		return AppointmentView{}, ErrForbidden
+	}
+	a, err := s.appointment(ctx, sess, id)
+	if err != nil {
+		return AppointmentView{}, err
+	}
+	if a.Status != store.AppointmentScheduled {
+		return AppointmentView{}, invalid("only a scheduled appointment can be moved; this one is %s", a.Status)
+	}
+	w, err := access.ResolveWindow(req, s.now())
+	if err != nil {
+		return AppointmentView{}, err
+	}
+	old := protocol.Window{StartsAt: a.StartsAt, EndsAt: a.EndsAt, TimeZone: a.TimeZone}
+	moved := protocol.Window{StartsAt: w.Start.UTC(), EndsAt: w.End.UTC(), TimeZone: w.TimeZone}
+	if err := s.rooms.MoveRoom(ctx, sess.TenantID(), a.RoomID, moved); err != nil {
+		return AppointmentView{}, fmt.Errorf("move room of appointment %s: %w", id, err)
+	}
+	a.StartsAt, a.EndsAt, a.TimeZone, a.UpdatedAt = moved.StartsAt, moved.EndsAt, moved.TimeZone, s.now().UTC()
+	if err := s.store.UpdateAppointment(ctx, a); err != nil {
+		// The calendar would show the old window while the links
+		// follow the new one: put the room back.
+		if rerr := s.rooms.MoveRoom(ctx, sess.TenantID(), a.RoomID, old); rerr != nil {
+			s.log.Error("move room of failed appointment move back", "appointment", a.ID, "room", a.RoomID, "err", rerr)
+		}
+		return AppointmentView{}, err
+	}
+	s.log.Info("appointment moved", "tenant", a.TenantID, "appointment", a.ID, "room", a.RoomID)
+	return appointmentView(a), nil
+}

@@ -103,6 +103,9 @@ const (
 type Rooms interface {
 	CreateRoom(ctx context.Context, tenantID string, req protocol.RoomRequest, base string) (protocol.Room, error)
 	DeleteRoom(ctx context.Context, tenantID, id string) error
+	// MoveRoom gives a room another window, keeping its participants
+	// (and so their links and codes).
+	MoveRoom(ctx context.Context, tenantID, id string, w protocol.Window) error
 }
 
 // Config wires a Service.

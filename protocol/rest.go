@@ -25,6 +25,9 @@ type Error struct {
 	ResetsAt *time.Time `json:"resets_at,omitempty"`
 	// RetryAfterSeconds is set with rate_limited.
 	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
+	// AttemptsLeft is set with device_code: wrong codes the pending
+	// browser still survives (0: it was removed).
+	AttemptsLeft *int `json:"attempts_left,omitempty"`
 }
 
 // ErrorBody wraps Error the way the API sends it.

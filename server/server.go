@@ -357,6 +357,20 @@ func (s *Server) janitor(ctx context.Context) {
 		case n > 0:
 			s.log.Info("pruned appointments past retention", "appointments", n)
 		}
+		n, err = s.practice.DeleteStaleDevices(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("prune devices", "err", err)
+		case n > 0:
+			s.log.Info("pruned stale devices", "devices", n)
+		}
+		n, err = s.practice.DeleteExpiredPasskeyCeremonies(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("prune passkey ceremonies", "err", err)
+		case n > 0:
+			s.log.Debug("pruned expired passkey ceremonies", "ceremonies", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -50,7 +50,7 @@ func allBuckets() []string {
 	return append([]string{
 		bucketTenants, bucketAPIKeys, bucketAPIKeyHashes, bucketTenantAPIKeys,
 		bucketRooms, bucketTenantRooms, bucketCredentials, bucketUsage, bucketSecrets,
-	}, practiceBuckets()...)
+	}, append(append(practiceBuckets(), deviceBuckets()...), passkeyBuckets()...)...)
 }
 
 // Bolt is the Store kept in one embedded bbolt file: the default for a single
@@ -413,6 +413,9 @@ func (b *Bolt) DeleteTenant(ctx context.Context, id string) error {
 		if err := deleteKeys(usage, keysWithPrefix(usage, tenantPrefix(id))); err != nil {
 			return fmt.Errorf("delete call counts: %w", err)
 		}
+		if err := deletePracticeTx(tx, id); err != nil {
+			return fmt.Errorf("delete practice records: %w", err)
+		}
 		return tenants.Delete([]byte(id))
 	})
 	if err != nil {
@@ -644,6 +647,28 @@ func (b *Bolt) GetRoom(ctx context.Context, id string) (Room, error) {
 		return Room{}, fmt.Errorf("get room %s: %w", id, err)
 	}
 	return rec.room(), nil
+}
+
+// SetRoomWindow moves a room's window in one transaction; its
+// participants and credentials stay. ErrNotFound when absent.
+func (b *Bolt) SetRoomWindow(ctx context.Context, id string, startsAt, endsAt time.Time, timeZone string) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		rooms := bucket(tx, bucketRooms)
+		var rec roomRecord
+		found, err := getJSON(rooms, []byte(id), &rec)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		rec.StartsAt, rec.EndsAt, rec.TimeZone = startsAt.UTC(), endsAt.UTC(), timeZone
+		return putJSON(rooms, []byte(id), rec)
+	})
+	if err != nil {
+		return fmt.Errorf("set window of room %s: %w", id, err)
+	}
+	return nil
 }
 
 // ListRooms lists the tenant's rooms whose window [StartsAt, EndsAt) overlaps

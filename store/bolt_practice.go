@@ -69,6 +69,7 @@ type loginSessionRecord struct {
 	Hash      []byte    `json:"hash"`
 	UserID    string    `json:"user_id"`
 	TenantID  string    `json:"tenant_id"`
+	DeviceID  string    `json:"device_id,omitempty"`
 	CSRF      string    `json:"csrf"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -287,8 +288,20 @@ func (b *Bolt) GetInvite(ctx context.Context, hash []byte) (Invite, error) {
 func (b *Bolt) UseInvite(ctx context.Context, hash []byte, u User) error {
 	err := b.update(ctx, func(tx *bolt.Tx) error {
 		bk := bucket(tx, bucketInvites)
-		if bk.Get(hash) == nil {
+		var inv inviteRecord
+		found, err := getJSON(bk, hash, &inv)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return ErrNotFound
+		}
+		// A first-user link is spent once the practice has a user: two
+		// of them used would make two practice keys.
+		if inv.First {
+			if k, _ := bucket(tx, bucketTenantUsers).Cursor().Seek(tenantPrefix(inv.TenantID)); k != nil && bytes.HasPrefix(k, tenantPrefix(inv.TenantID)) {
+				return ErrNotFound
+			}
 		}
 		if err := bk.Delete(hash); err != nil {
 			return err
@@ -368,25 +381,27 @@ func deleteLoginSessionTx(tx *bolt.Tx, hash []byte) error {
 
 // DeleteUserSessions ends every session of the user.
 func (b *Bolt) DeleteUserSessions(ctx context.Context, userID string) error {
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		byUser := bucket(tx, bucketUserSessions)
-		prefix := tenantPrefix(userID)
-		keys := keysWithPrefix(byUser, prefix)
-		for _, k := range keys {
-			hash, err := hex.DecodeString(string(k[len(prefix):]))
-			if err != nil {
-				return fmt.Errorf("session index key: %w", err)
-			}
-			if err := bucket(tx, bucketLoginSessions).Delete(hash); err != nil {
-				return err
-			}
-		}
-		return deleteKeys(byUser, keys)
-	})
+	err := b.update(ctx, func(tx *bolt.Tx) error { return deleteUserSessionsTx(tx, userID) })
 	if err != nil {
 		return fmt.Errorf("delete sessions of user %s: %w", userID, err)
 	}
 	return nil
+}
+
+func deleteUserSessionsTx(tx *bolt.Tx, userID string) error {
+	byUser := bucket(tx, bucketUserSessions)
+	prefix := tenantPrefix(userID)
+	keys := keysWithPrefix(byUser, prefix)
+	for _, k := range keys {
+		hash, err := hex.DecodeString(string(k[len(prefix):]))
+		if err != nil {
+			return fmt.Errorf("session index key: %w", err)
+		}
+		if err := bucket(tx, bucketLoginSessions).Delete(hash); err != nil {
+			return err
+		}
+	}
+	return deleteKeys(byUser, keys)
 }
 
 // Appointments.

@@ -58,9 +58,11 @@ type Invite struct {
 
 // LoginSession is a logged-in browser: only the hash of its cookie.
 type LoginSession struct {
-	Hash      []byte
-	UserID    string
-	TenantID  string
+	Hash     []byte
+	UserID   string
+	TenantID string
+	// DeviceID is the browser's Device the session was made on.
+	DeviceID  string
 	CSRF      string
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -108,11 +110,20 @@ type PracticeStore interface {
 	UpdateUser(ctx context.Context, u User) error
 	// ListUsers lists a tenant's users by name.
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
+	// SetUserRole and DeleteUser change a user of tenantID (ErrNotFound
+	// for another tenant's) in one transaction with check, which sees
+	// the tenant's users as they would be afterwards and refuses by
+	// returning an error. DeleteUser also ends the user's sessions,
+	// deletes its devices and frees its e-mail address
+	// (store/bolt_practice_admin.go).
+	SetUserRole(ctx context.Context, tenantID, id, role string, check func(after []User) error) (User, error)
+	DeleteUser(ctx context.Context, tenantID, id string, check func(after []User) error) (User, error)
 
 	CreateInvite(ctx context.Context, inv Invite) error
 	GetInvite(ctx context.Context, hash []byte) (Invite, error)
 	// UseInvite deletes the invite and creates the user in one step, so
-	// one link makes one user; ErrNotFound when the invite is gone.
+	// one link makes one user; ErrNotFound when the invite is gone, or
+	// when it is a first-user link and the tenant has a user already.
 	UseInvite(ctx context.Context, hash []byte, u User) error
 	// HasUsers tells whether a tenant has any user yet.
 	HasUsers(ctx context.Context, tenantID string) (bool, error)

@@ -93,7 +93,8 @@ type Store interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	UpdateTenant(ctx context.Context, t Tenant) error
 	// DeleteTenant removes the tenant with all its rooms, credentials, keys
-	// and call counts.
+	// and call counts, and its practice: users, sessions, devices, setup
+	// links, appointments and settings.
 	DeleteTenant(ctx context.Context, id string) error
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
@@ -109,6 +110,9 @@ type Store interface {
 	GetRoom(ctx context.Context, id string) (Room, error)
 	// ListRooms lists a tenant's rooms whose window overlaps [from, to).
 	ListRooms(ctx context.Context, tenantID string, from, to time.Time) ([]Room, error)
+	// SetRoomWindow moves a room's window; participants and credentials
+	// stay. ErrNotFound when the room does not exist.
+	SetRoomWindow(ctx context.Context, id string, startsAt, endsAt time.Time, timeZone string) error
 	// DeleteRoom removes the room and its credentials.
 	DeleteRoom(ctx context.Context, id string) error
 	// LookupCredential resolves a token or code hash.
@@ -129,6 +133,8 @@ type Store interface {
 	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 
 	PracticeStore
+	DeviceStore
+	PasskeyStore
 
 	Close() error
 }

@@ -2,6 +2,7 @@
 //
 //	konsil serve                      run the server (defaults work on localhost)
 //	konsil rooms create|list|delete   manage rooms against a running server or a local store
+//	konsil users create|list          a practice's first setup link, its users (local store)
 //
 // Every flag has a KONSIL_* environment variable; `konsil serve -h` lists them.
 package main
@@ -32,6 +33,8 @@ commands:
   rooms create          create a room and print its participants' links
   rooms list            list rooms
   rooms delete ID       delete a room and end its sessions
+  users create          print a practice's first setup link (server stopped)
+  users list            list a practice's workspace users (server stopped)
   version               print the version
 
 Run "konsil <command> -h" for a command's flags.
@@ -47,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "rooms":
 		return rooms(ctx, args[1:], stdout, stderr)
+	case "users":
+		return users(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "konsil", version)
 		return nil

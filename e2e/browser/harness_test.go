@@ -25,7 +25,7 @@ var artifactsDir = filepath.Join("..", "..", "artifacts", "browser")
 
 // chromiumPath finds Debian's Chromium. Without it the tests skip, or
 // fail under CI, which must have it (.ci/run installs it).
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -45,14 +45,14 @@ var browserSlots = make(chan struct{}, 3)
 
 // browser is one Chromium process.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	ctx  context.Context
 }
 
 // newBrowser starts Chromium with fake devices and loopback WebRTC and
 // stops it when the test ends; extra options come last and win.
-func newBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption) *browser {
+func newBrowser(t testing.TB, name string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	b, err := startBrowser(t, name, extra...)
 	if err != nil {
@@ -63,7 +63,7 @@ func newBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption
 
 // startBrowser is newBrowser returning its error, so that several
 // browsers can start at once from goroutines of a test.
-func startBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption) (*browser, error) {
+func startBrowser(t testing.TB, name string, extra ...chromedp.ExecAllocatorOption) (*browser, error) {
 	path := chromiumPath(t)
 	select {
 	case browserSlots <- struct{}{}:
@@ -109,7 +109,7 @@ func startBrowser(t *testing.T, name string, extra ...chromedp.ExecAllocatorOpti
 
 // page is one tab, with the console problems it saw.
 type page struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	ctx  context.Context
 

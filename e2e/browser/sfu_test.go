@@ -92,7 +92,7 @@ func (p *participant) seesNames(names ...string) {
 
 // logProblemsOnFailure logs what the page reported when the test fails:
 // the first place to look when a page shows an error screen.
-func (p *participant) logProblemsOnFailure(t *testing.T) {
+func (p *participant) logProblemsOnFailure(t testing.TB) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -163,7 +163,7 @@ func (p *participant) speakerIs(id, self string, d time.Duration) {
 	p.waitFor("speaker "+id, cond, gridJS, d)
 }
 
-func mustJSON(t *testing.T, v any) string {
+func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

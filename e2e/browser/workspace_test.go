@@ -27,11 +27,18 @@ type workspace struct {
 const wsStateJS = `JSON.stringify(window.konsilWorkspace && window.konsilWorkspace.state())`
 
 // setUpPractice opens the setup link and lands in the calendar.
-func setUpPractice(t *testing.T, s *testutil.Server, b *browser) *workspace {
+func setUpPractice(t testing.TB, s *testutil.Server, b *browser) *workspace {
+	t.Helper()
+	return setUpPracticeAt(t, s, b, s.URL)
+}
+
+// setUpPracticeAt is setUpPractice with the server reached at base (a
+// passkey needs a name such as http://localhost:PORT, not an address).
+func setUpPracticeAt(t testing.TB, s *testutil.Server, b *browser, base string) *workspace {
 	t.Helper()
 	doc := &workspace{b.newPage("clinician")}
 	(&participant{page: doc.page}).logProblemsOnFailure(t)
-	doc.do("open setup link", 20*time.Second, chromedp.Navigate(s.URL+"/practice/#setup="+s.SetupToken))
+	doc.do("open setup link", 20*time.Second, chromedp.Navigate(base+"/practice/#setup="+s.SetupToken))
 	doc.waitFor("setup screen", `document.body.dataset.screen === 'setup'`, `document.body.dataset.screen`, 15*time.Second)
 	doc.checkAccessibleNames("setup")
 	doc.screenshot("ws-01-setup")

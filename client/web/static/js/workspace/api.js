@@ -10,12 +10,13 @@ const TIMEOUT_MS = 20000;
 
 /** A refused or failed call: code is the API's error code, or "network". */
 export class ApiError extends Error {
-  constructor(code, message, { status = 0, retryAfter = 0 } = {}) {
+  constructor(code, message, { status = 0, retryAfter = 0, attemptsLeft = null } = {}) {
     super(message || code);
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
     this.retryAfter = retryAfter;
+    this.attemptsLeft = attemptsLeft;
   }
 }
 
@@ -39,6 +40,7 @@ export class PracticeApi {
     const err = new ApiError(e.code || `http_${res.status}`, e.message, {
       status: res.status,
       retryAfter: e.retry_after_seconds || Number(res.headers.get('Retry-After')) || 0,
+      attemptsLeft: typeof e.attempts_left === 'number' ? e.attempts_left : null,
     });
     if (res.status === 401 && session) this.onUnauthorized(err);
     throw err;
@@ -97,12 +99,70 @@ export class PracticeApi {
     return this.request('PUT', `appointments/${seg(id)}`, body);
   }
 
+  /** Moves an appointment (and its room) to a new window; the links stay. */
+  moveAppointment(id, window) {
+    return this.request('POST', `appointments/${seg(id)}/move`, window);
+  }
+
   cancelAppointment(id) {
     return this.request('POST', `appointments/${seg(id)}/cancel`, {});
   }
 
   finishAppointment(id) {
     return this.request('POST', `appointments/${seg(id)}/done`, {});
+  }
+
+  /** The browsers the user may manage (an admin's: the practice's). */
+  async devices() {
+    return (await this.request('GET', 'devices')) || [];
+  }
+
+  /** Approves a pending browser with the six-digit code it shows. */
+  approveDevice(id, code) {
+    return this.request('POST', `devices/${seg(id)}/approve`, { code });
+  }
+
+  /** Removes a browser; its sessions end. */
+  revokeDevice(id) {
+    return this.request('DELETE', `devices/${seg(id)}`);
+  }
+
+  settings() {
+    return this.request('GET', 'settings');
+  }
+
+  /** Changes the practice's settings (admins): {device_approval}. */
+  setSettings(settings) {
+    return this.request('PUT', 'settings', settings);
+  }
+
+  /** Begins adding a passkey: {ceremony, options} for navigator.credentials.create. */
+  passkeyRegisterBegin() {
+    return this.request('POST', 'passkeys/register/begin', {});
+  }
+
+  /** Finishes adding a passkey: {ceremony, credential, wrapped_key, label}. */
+  passkeyRegisterFinish(body) {
+    return this.request('POST', 'passkeys/register/finish', body);
+  }
+
+  /** The user's own passkeys. */
+  async passkeys() {
+    return (await this.request('GET', 'passkeys')) || [];
+  }
+
+  deletePasskey(id) {
+    return this.request('DELETE', `passkeys/${seg(id)}`);
+  }
+
+  /** Begins a passkey login (no e-mail address): {ceremony, options}. */
+  passkeyLoginBegin() {
+    return this.request('POST', 'login/passkey/begin', {}, { session: false });
+  }
+
+  /** Finishes a passkey login; the answer is a Session with `passkey`. */
+  async passkeyLoginFinish(ceremony, credential) {
+    return this.keep(await this.request('POST', 'login/passkey/finish', { ceremony, credential }, { session: false }));
   }
 
   /** Lets a waiting guest in (admins and clinicians); the answer is the LobbyEvent after. */

@@ -1,13 +1,14 @@
 // The appointment dialog: create (the server makes the room and its link
 // tokens, this browser makes the room secret and seals everything under
-// the practice key) and edit (patient details and holder; the time is
-// fixed once made). Creating is two calls: POST makes the appointment and
-// returns the tokens once, PUT stores the sealed JSON that keeps them.
+// the practice key) and edit (patient details and holder; the time
+// changes only through MoveDialog, which keeps the room and its links).
+// Creating is two calls: POST makes the appointment and returns the
+// tokens once, PUT stores the sealed JSON that keeps them.
 
 import { $, el, setText, whileBusy } from './ui.js';
 import { t } from './i18n.js';
 import { b64, newSecret, sealAppointment, MAX_SEALED_APPOINTMENT } from './crypto.js';
-import { dayKey, localDateTimeValue, nextQuarterHour, parseDayKey, parseLocalDateTime } from './dates.js';
+import { dayKey, isWholeDay, localDateTimeValue, nextQuarterHour, parseDayKey, parseLocalDateTime } from './dates.js';
 import { hostOf } from './calendar.js';
 import { errorText } from './errors.js';
 
@@ -68,6 +69,12 @@ export class AppointmentDialog {
       ev.preventDefault();
       this.save();
     };
+    this.mover = new MoveDialog(app);
+  }
+
+  /** Opens the dialog that gives a scheduled appointment another time window. */
+  openMove(entry) {
+    this.mover.open(entry);
   }
 
   /** Opens the dialog for a new appointment on date. */
@@ -242,6 +249,76 @@ export class AppointmentDialog {
     const updated = await app.api.updateAppointment(a.id, body);
     app.calendar.remember(updated, data);
     await app.changed(t('msg.updated', { patient: data.patient }));
+  }
+}
+
+/**
+ * The move dialog: another window for a scheduled appointment, chosen
+ * with the same fields and read the same way (windowRequest) as at
+ * creation. The server moves the room with it; its links and codes, in
+ * the sealed data, stay as they are, so nothing is sealed again.
+ */
+export class MoveDialog {
+  constructor(app) {
+    this.app = app;
+    this.entry = null;
+    this.dialog = $('move-dialog');
+    $('move-window-day').onchange = () => this.syncWindow();
+    $('move-window-start').onchange = () => this.syncWindow();
+    $('move-close').onclick = () => this.dialog.close();
+    $('move-form').onsubmit = (ev) => {
+      ev.preventDefault();
+      this.save();
+    };
+  }
+
+  /** Opens the dialog on entry's current window. */
+  open(entry) {
+    if (!entry) return;
+    this.entry = entry;
+    const start = new Date(entry.a.starts_at);
+    const whole = isWholeDay(start, new Date(entry.a.ends_at));
+    $('move-form').reset();
+    $('move-title').textContent = t('move.title', { patient: this.patient() });
+    $('move-window-day').checked = whole;
+    $('move-window-start').checked = !whole;
+    $('move-day').value = dayKey(start);
+    $('move-start').value = localDateTimeValue(whole ? nextQuarterHour(sameDayNow(start)) : start);
+    this.syncWindow();
+    setText('move-error', '');
+    this.dialog.showModal();
+    $(whole ? 'move-day' : 'move-start').focus();
+  }
+
+  patient() {
+    const { data } = this.entry;
+    return (data && data.patient) || '—';
+  }
+
+  syncWindow() {
+    const day = $('move-window-day').checked;
+    $('move-day').disabled = !day;
+    $('move-start').disabled = day;
+  }
+
+  async save() {
+    const day = $('move-window-day').checked;
+    const w = windowRequest(day ? 'day' : 'start', $('move-day').value, $('move-start').value, browserTimeZone());
+    if (!w) {
+      setText('move-error', t(day ? 'dlg.err.day' : 'dlg.err.start'));
+      $(day ? 'move-day' : 'move-start').focus();
+      return;
+    }
+    setText('move-error', '');
+    const { a } = this.entry;
+    try {
+      const moved = await whileBusy($('move-form'), 'move-busy', t('move.saving'),
+        () => this.app.api.moveAppointment(a.id, w));
+      this.dialog.close();
+      await this.app.changed(t('msg.moved', { patient: this.patient() }), new Date(moved.starts_at));
+    } catch (err) {
+      setText('move-error', t('move.err.save', { reason: errorText(err) }));
+    }
   }
 }
 

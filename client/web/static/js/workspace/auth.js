@@ -9,6 +9,7 @@ import { masterKey } from './kdf-client.js';
 import { loginKeys, newKdfParams, newSecret, parseKey, unwrapInvitation, unwrapPracticeKey, wrapPracticeKey, SealError } from './crypto.js';
 import { clearSetupLink } from './keystore.js';
 import { errorText } from './errors.js';
+import { loginWithPasskey, renderLoginPasskey } from './passkeys.js';
 
 export const MIN_PASSWORD = 10;
 
@@ -133,6 +134,8 @@ export function showLogin(app, note) {
     ev.preventDefault();
     submitLogin(app);
   };
+  renderLoginPasskey();
+  $('login-passkey').onclick = () => loginWithPasskey(app);
   if (!note) $('login-email').focus();
 }
 
@@ -151,8 +154,11 @@ async function submitLogin(app) {
       const kdf = await app.api.loginParams(email);
       const { auth, wrapping } = await derive(password, kdf);
       const session = await app.api.login(email, auth);
-      const key = await unwrapPracticeKey(wrapping, session.wrapped_key);
       $('login-password').value = '';
+      // A browser new to this account waits for approval; the key comes
+      // with it, and the wrapping key waits here until then.
+      if (session.device && !session.device.approved) return app.pendingDevice.show(session, wrapping);
+      const key = await unwrapPracticeKey(wrapping, session.wrapped_key);
       await app.enter(session, key);
     });
   } catch (err) {

@@ -244,6 +244,8 @@ export class Calendar {
     const out = [];
     if (canCall && host && host.token && data.secret) out.push(b('appt-start primary ws-small', 'appt.start', 'start'));
     if (data) out.push(b('appt-invite secondary ws-small', 'appt.invite', 'invite'), b('appt-edit secondary ws-small', 'appt.edit', 'edit'));
+    // Moving needs no sealed data: the links stay.
+    out.push(b('appt-move secondary ws-small', 'appt.move', 'move'));
     if (canCall) out.push(b('appt-done secondary ws-small', 'appt.done', 'done'));
     out.push(b('appt-cancel secondary ws-small', 'appt.cancel', 'cancel', 'ws-danger-text'));
     return out;

@@ -188,4 +188,38 @@ export async function openAppointment(practiceKey, id, sealed) {
   return data;
 }
 
+// --- passkeys (WORKSPACE.md, "Passkeys") ------------------------------
+//
+//   prf salt = SHA-256("konsil passkey prf v1"), at create and get
+//   wrapping = HKDF-SHA256(PRF output, salt = empty, info = "konsil passkey wrap v1", 32)
+//   wrapped  = seal(wrapping, "konsil practice key passkey v1", practice key)
+
+export const PASSKEY = {
+  prfLabel: 'konsil passkey prf v1',
+  info: 'konsil passkey wrap v1',
+  aad: 'konsil practice key passkey v1',
+};
+
+/** The PRF input the workspace asks every passkey to evaluate (32 bytes). */
+export async function passkeyPrfSalt() {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', utf8.encode(PASSKEY.prfLabel)));
+}
+
+/** The wrapping key (a CryptoKey) from a passkey's PRF output. */
+export async function passkeyWrappingKey(prfOutput) {
+  const raw = prfOutput instanceof Uint8Array ? prfOutput : new Uint8Array(prfOutput);
+  if (raw.length < 32) throw new SealError('PRF output too short');
+  return aesKey(await hkdf(raw, PASSKEY.info));
+}
+
+/** The practice key wrapped under a passkey's wrapping key. */
+export function wrapPracticeKeyForPasskey(wrapping, practiceKey) {
+  return seal(wrapping, PASSKEY.aad, practiceKey);
+}
+
+/** Opens a passkey's wrapped practice key (SealError: another passkey's). */
+export async function unwrapPasskeyKey(wrapping, wrapped) {
+  return exactKey(await open(wrapping, PASSKEY.aad, wrapped));
+}
+
 export { b64 };

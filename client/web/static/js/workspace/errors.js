@@ -16,6 +16,10 @@ export function errorText(err) {
       return t('err.network.body');
     case 'invalid_request':
       return t('err.invalid', { message: err.message || '' });
+    case 'device_code':
+      return err.attemptsLeft === 0 ? t('devices.err.removed') : t('devices.err.wrong', { n: err.attemptsLeft ?? '?' });
+    case 'device_pending':
+      return t('device.waiting');
     case 'csrf':
     case 'forbidden':
       return t('err.forbidden');

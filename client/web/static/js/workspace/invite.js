@@ -1,7 +1,8 @@
 // The invitation panel of one appointment: per guest the personal link
 // (room secret in the fragment), a copy button, a mailto: link for the
-// user's own mail program, the short code and a calendar file. All of it
-// is made here from the sealed JSON; the server sees none of it.
+// user's own mail program, the short code, a calendar file, a QR code of
+// the link and a printable letter. All of it is made here from the sealed
+// JSON; the server sees none of it, and the QR code is drawn in this page.
 
 import { $, el, copy } from './ui.js';
 import { t, language } from './i18n.js';
@@ -9,11 +10,14 @@ import { callLink, formatCode, inviteMail, icsDescription, mailtoHref } from './
 import { buildICS, icsUID } from './ics.js';
 import { windowText } from './format.js';
 import { guestsOf } from './calendar.js';
+import { qrSVG } from './qr.js';
+import { LETTER_LANGUAGES, fillLetter, printLetter, clearLetter } from './letter.js';
 
 export class InvitePanel {
   constructor(app) {
     this.app = app;
     this.dialog = $('invite-dialog');
+    this.letter = $('invite-letter');
     this.urls = [];
     this.entry = null;
     $('invite-close').onclick = () => this.dialog.close();
@@ -70,7 +74,7 @@ export class InvitePanel {
     const copyBtn = el('button', { type: 'button', class: 'invite-copy secondary', 'aria-describedby': `${id}-name`, text: t('inv.copy') });
     copyBtn.onclick = () => this.copy(input, copyBtn);
     // The patient's address only for the guest who is the patient.
-    const to = guestsOf(data).length === 1 || g.label === data.patient ? data.email || '' : '';
+    const to = this.isPatient(g) ? data.email || '' : '';
     const mail = inviteMail(t, vars);
     const ics = buildICS({
       uid: icsUID(a.id, g.participant_id),
@@ -94,7 +98,52 @@ export class InvitePanel {
         el('a', { class: 'invite-mailto', href: mailtoHref({ to, subject: mail.subject, body: mail.body }), 'aria-describedby': `${id}-name`, text: t('inv.mail') }),
         el('a', { class: 'invite-ics', href: url, download: `konsil-${dayStamp(a.starts_at)}-${i + 1}.ics`, 'aria-describedby': `${id}-name`, text: t('inv.ics') }),
       ]),
+      this.qrAndLetter(g, link, id),
     ]);
+  }
+
+  /** The QR code of the link, and the letter's language and print button. */
+  qrAndLetter(g, link, id) {
+    const select = el('select', { id: `${id}-letter-lang`, class: 'invite-letter-lang' },
+      LETTER_LANGUAGES.map((l) => el('option', { value: l.code, lang: l.code, text: l.name })));
+    select.value = language();
+    const print = el('button', { type: 'button', class: 'invite-print secondary', 'aria-describedby': `${id}-name`, text: t('inv.print') });
+    print.onclick = () => this.print(g, select.value);
+    return el('div', { class: 'ws-invite-qr' }, [
+      qrSVG(link, t('inv.qr', { name: this.nameOf(g) })),
+      el('div', { class: 'ws-invite-letter' }, [
+        el('label', { for: select.id, text: t('inv.letterLang') }),
+        select,
+        print,
+      ]),
+    ]);
+  }
+
+  /** Whether g is the patient (the only guest, or the guest so named). */
+  isPatient(g) {
+    const { data } = this.entry;
+    return guestsOf(data).length === 1 || g.label === data.patient;
+  }
+
+  /** The name a letter is addressed to. */
+  nameOf(g) {
+    const { data } = this.entry;
+    return (this.isPatient(g) ? data.patient || g.label : g.label || data.patient) || '—';
+  }
+
+  /** Writes g's letter in lang into the page and prints it. */
+  print(g, lang) {
+    const { a, data } = this.entry;
+    fillLetter(this.letter, lang, {
+      practice: (this.app.session.practice || {}).name || '',
+      patient: this.nameOf(g),
+      appointment: a,
+      link: callLink(location.origin, g.token, data.secret),
+      code: g.code,
+      origin: location.origin,
+      secret: data.secret,
+    });
+    printLetter(this.letter);
   }
 
   /** Copies a link; the button itself says so too (the status line may be scrolled away). */
@@ -109,6 +158,7 @@ export class InvitePanel {
   release() {
     for (const u of this.urls) URL.revokeObjectURL(u);
     this.urls = [];
+    clearLetter(this.letter);
   }
 }
 

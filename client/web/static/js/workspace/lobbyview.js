@@ -93,6 +93,10 @@ export class WaitingRooms {
     es.addEventListener('lobby', (m) => {
       if (this.es === es) this.apply(parseLobbyEvent(m.data));
     });
+    // A browser was added, approved or removed (devices.js).
+    es.addEventListener('device', () => {
+      if (this.es === es) this.app.devices.changed();
+    });
     // A dropped connection: the browser reconnects by itself and the
     // stream starts over with every room. Refused (401, 429, 5xx): the
     // browser gives up, so we retry, slower each time; a 401 also ends

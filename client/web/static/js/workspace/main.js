@@ -5,7 +5,7 @@
 // keystore.js); the server stores ciphertext.
 //
 // For browser tests: document.body.dataset.screen is "loading", "setup",
-// "login", "unlock", "calendar" or "error"; window.konsilWorkspace.state()
+// "login", "unlock", "device" (awaiting approval), "calendar" or "error"; window.konsilWorkspace.state()
 // returns {screen, user, practice, view, date, unlocked, appointments:
 // [{id, status, kind, holder_id, starts_at, ends_at, patient, readable,
 // guests}], callWindows: [ids], lobby: {[appointment id]: {waiting:
@@ -19,15 +19,31 @@
 //              #setup-email #setup-password #setup-password2 #setup-submit
 //              #setup-error
 //   login:     #login-form #login-email #login-password #login-submit
-//              #login-error #login-note
+//              #login-error #login-note #login-passkey (hidden without
+//              WebAuthn or at an IP address) #login-passkey-note (the IP
+//              note)
 //   unlock:    #unlock-form #unlock-password #unlock-submit #unlock-other
 //              #unlock-error
+//   device:    #device-code (the six digits, spaced) #device-label
+//              #device-logout #device-error
+//   devices:   #devices-open (header) #device-banner #device-banner-open;
+//              dialog#devices-dialog: #devices-approval (admins)
+//              li.device[data-device-id][data-approved] with
+//              input.device-code-input button.device-approve
+//              button.device-remove; #devices-error #devices-status
+//              #devices-close
+//   passkeys:  section#passkeys in #devices-dialog (passkeys.js):
+//              li.passkey[data-passkey-id][data-prf] with
+//              button.passkey-remove; #passkeys-empty #passkey-add-form
+//              #passkey-label #passkey-add #passkeys-unavailable
+//              #passkeys-error #passkeys-status
 //   error:     #error-title #error-body #error-action
 //   calendar:  #view-day #view-week #cal-prev #cal-today #cal-next #cal-date
 //              #cal-title #cal-status (live) #cal-error #new-appointment
 //              li.appointment[data-id][data-status] with .appt-patient and
-//              buttons .appt-start .appt-invite .appt-edit .appt-done
-//              .appt-cancel (each only where the status and role allow it)
+//              buttons .appt-start .appt-invite .appt-edit .appt-move
+//              .appt-done .appt-cancel (each only where the status and role
+//              allow it)
 //   waiting:   in li.appointment (class has-waiting while someone waits):
 //              .appt-lobby[data-waiting] with li.lobby-guest.lobby-waiting
 //              [data-participant-id] (.lobby-name .lobby-since .lobby-waited
@@ -41,14 +57,21 @@
 //              #appt-kind #appt-invitees #appt-label-1.. #appt-holder
 //              #appt-window-day #appt-day #appt-window-start #appt-start
 //              #appt-save #appt-close #appt-error
+//   move:      dialog#move-dialog (appointment.js, MoveDialog)
 //   confirm:   dialog#confirm-dialog: #confirm-yes #confirm-no
 //   invites:   dialog#invite-dialog: li.ws-invitee[data-participant-id] with
 //              input.invite-link[data-participant-id] (readonly)
 //              button.invite-copy a.invite-mailto a.invite-ics
-//              .invite-code; #invite-status #invite-close
+//              .invite-code, svg.ws-qr (the link as a QR code),
+//              select.invite-letter-lang button.invite-print;
+//              #invite-status #invite-close; article#invite-letter (filled
+//              only while the appointment letter prints, letter.js)
 //   add user:  dialog#user-invite-dialog: #user-invite-role
 //              #user-invite-submit #user-invite-link #user-invite-copy
 //              #user-invite-close
+//   admin:     #ws-sections (admins only) #nav-calendar #nav-admin
+//              (aria-current on the shown one); screen "admin", see
+//              admin.js; state().admin
 
 import { $, showScreen, setText, confirmDialog } from './ui.js';
 import { t, translate, setLanguage, language, onLanguageChange } from './i18n.js';
@@ -60,9 +83,12 @@ import { Calendar, hostOf } from './calendar.js';
 import { AppointmentDialog } from './appointment.js';
 import { InvitePanel } from './invite.js';
 import { UserInviteDialog } from './users.js';
+import { AdminView } from './admin.js';
 import { CallWindows, MIN_CALL_MS } from './callwindow.js';
 import { WaitingRooms } from './lobbyview.js';
 import { parseSetupFragment } from './mail.js';
+import { PendingDevice, DevicePanel } from './devices.js';
+import { PasskeyPanel } from './passkeys.js';
 import { loadKey, saveKey, clearKey, loadSetupLink, saveSetupLink } from './keystore.js';
 import { dayKey, startOfDay } from './dates.js';
 
@@ -82,7 +108,11 @@ class App {
     this.apptDialog = new AppointmentDialog(this);
     this.invitePanel = new InvitePanel(this);
     this.userInvite = new UserInviteDialog(this);
+    this.admin = new AdminView(this);
     this.lobby = new WaitingRooms(this);
+    this.pendingDevice = new PendingDevice(this);
+    this.devices = new DevicePanel(this);
+    this.passkeys = new PasskeyPanel(this);
   }
 
   /** Sets what a language switch re-renders on the current screen. */
@@ -95,8 +125,9 @@ class App {
     this.session = session;
     this.api.keep(session);
     if (session.device && session.device.approved === false) {
-      return this.fail({ title: 'err.device.title', body: 'err.device.body' });
+      return this.pendingDevice.show(session, null);
     }
+    this.pendingDevice.stop();
     this.lobby.stop();
     if (this.calendar) this.calendar.unmount();
     this.key = { raw, aes: await aesKey(raw) };
@@ -104,18 +135,22 @@ class App {
     await this.refreshUsers();
     if (this.session !== session) return; // the session ended meanwhile (401)
     this.renderHeader();
-    showScreen('calendar');
+    this.showView('calendar');
     this.calendar = new Calendar(this);
     this.onRelabel(() => {
       this.renderHeader();
       this.calendar.render();
       this.invitePanel.relabel();
       this.userInvite.relabel();
+      this.admin.relabel();
       this.lobby.relabel();
+      this.devices.relabel();
+      this.passkeys.relabel();
     });
     // The waiting rooms go live with the calendar (and tell waiting
     // patients that their clinician is online).
     this.lobby.start();
+    this.devices.load();
     await this.calendar.mount();
   }
 
@@ -126,9 +161,33 @@ class App {
     } catch { /* the calendar's own call reports the problem */ }
   }
 
+  /** Shows the calendar, or for admins the Administration view (admin.js). */
+  showView(name) {
+    const view = name === 'admin' && this.session && this.session.user.role === 'admin' ? 'admin' : 'calendar';
+    showScreen(view);
+    for (const [id, v] of [['nav-calendar', 'calendar'], ['nav-admin', 'admin']]) {
+      if (v === view) $(id).setAttribute('aria-current', 'page');
+      else $(id).removeAttribute('aria-current');
+    }
+    if (view === 'admin') this.admin.open();
+    else this.admin.close();
+  }
+
+  /** Takes the session anew (after the user's own role changed). */
+  async reloadSession() {
+    try {
+      this.session = await this.api.session();
+    } catch (err) {
+      if (err.status === 401) this.expired();
+      return;
+    }
+    this.renderHeader();
+  }
+
   renderHeader() {
     const s = this.session;
     $('ws-account').hidden = !s;
+    $('ws-sections').hidden = !s || s.user.role !== 'admin';
     if (!s) {
       $('ws-practice').textContent = '';
       return;
@@ -142,7 +201,9 @@ class App {
   /** The display name of a user id (from GET users). */
   userName(id) {
     const u = this.users.find((x) => x.id === id) || (this.session && this.session.user.id === id ? this.session.user : null);
-    return u ? u.name : '—';
+    if (u) return u.name;
+    // Appointments keep the id of a user an admin removed.
+    return id && this.users.length ? t('user.removed') : '—';
   }
 
   /** Runs a calendar entry's action (a button of li.appointment). */
@@ -152,6 +213,7 @@ class App {
       start: () => this.start(entry),
       invite: () => this.invitePanel.open(entry),
       edit: () => this.apptDialog.openEdit(entry),
+      move: () => this.apptDialog.openMove(entry),
       done: () => this.finish(entry.a.id, 'msg.done'),
       cancel: () => this.cancel(entry),
     };
@@ -240,11 +302,15 @@ class App {
   /** Forgets the key and the session in this tab. */
   lock() {
     this.lobby.stop();
+    this.pendingDevice.stop();
+    this.devices.stop();
+    this.passkeys.stop();
     if (this.calendar) this.calendar.unmount();
     this.calendar = null;
     this.key = null;
     this.session = null;
     this.users = [];
+    this.admin.reset();
     clearKey();
     for (const d of document.querySelectorAll('dialog[open]')) d.close();
     this.renderHeader();
@@ -266,6 +332,12 @@ class App {
     this.login('login.expired');
   }
 
+  /** An approved session without the key in this tab: ask for the password. */
+  unlock(session) {
+    this.session = session;
+    showUnlock(this, session);
+  }
+
   login(note) {
     showLogin(this, note);
     this.onRelabel(() => setText('login-note', note ? t(note) : ''));
@@ -284,6 +356,7 @@ class App {
       appointments: this.calendar ? this.calendar.snapshot() : [],
       callWindows: [...this.calls.open.keys()].filter((id) => this.calls.isOpen(id)),
       lobby: this.lobby.snapshot(),
+      admin: this.admin.snapshot(),
     };
   }
 }
@@ -311,6 +384,7 @@ async function boot(app) {
     return app.fail({ title: 'err.title', body: 'err.body', retry: true });
   }
   app.session = session;
+  if (session.device && !session.device.approved) return app.pendingDevice.show(session, null);
   const key = loadKey(session.user.id);
   if (key) return app.enter(session, key);
   return showUnlock(app, session);
@@ -322,6 +396,13 @@ function wireHeader(app) {
   $('logout').onclick = () => app.logout(false);
   $('logout-all').onclick = () => app.logout(true);
   $('invite-user').onclick = () => app.userInvite.open();
+  $('nav-calendar').onclick = () => app.showView('calendar');
+  $('nav-admin').onclick = () => app.showView('admin');
+  // The waiting-room badge leads to the calendar, from any view (capture:
+  // before lobbyview.js's own handler looks for the entry).
+  $('waiting-count').addEventListener('click', () => {
+    if (document.body.dataset.screen === 'admin') app.showView('calendar');
+  }, true);
   $('new-appointment').onclick = () => app.apptDialog.openNew(app.calendar ? app.calendar.date : new Date());
 }
 
