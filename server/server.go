@@ -90,8 +90,13 @@ type Server struct {
 	SetupToken string
 	practice   *practice.Service
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// runCtx ends the janitor; stop cancels it. mu guards closed, so
+	// that Serve never adds to wg once Shutdown waits on it.
+	runCtx context.Context
+	stop   context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // New opens the store and builds the server; Serve starts it.
@@ -114,7 +119,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st = b
 	}
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	// Made here, not in Serve: Shutdown may run while Serve is starting.
+	s.runCtx, s.stop = context.WithCancel(context.Background())
 	if err := s.build(ctx); err != nil {
+		s.stop()
 		s.closeMedia()
 		if s.turn != nil {
 			s.turn.Close()
@@ -323,12 +331,16 @@ func (s *Server) Service() *api.Service { return s.svc }
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // graceful shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ln.Close()
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		s.janitor(ctx)
+		s.janitor(s.runCtx)
 	}()
 	s.log.Info("konsil serving", "addr", ln.Addr().String())
 	if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -383,9 +395,10 @@ func (s *Server) janitor(ctx context.Context) {
 // going away, waits for them and for in-flight requests, stops the SFU
 // and the TURN relay (ending their connections) and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.stop != nil {
-		s.stop()
-	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.stop()
 	s.handler.CloseStreams()
 	errHTTP := s.http.Shutdown(ctx)
 	errHub := s.hub.Shutdown(ctx)
