@@ -57,8 +57,13 @@ type Events struct {
 func (e *Events) Close() { e.doneOnce.Do(func() { close(e.done) }) }
 
 type stream struct {
-	userID string
-	ch     chan event
+	userID   string
+	deviceID string
+	ch       chan event
+	// gone is closed when the stream's user or browser was removed: the
+	// stream ends at once.
+	gone     chan struct{}
+	goneOnce sync.Once
 }
 
 // event is one Server-Sent Event: its name and its JSON data.
@@ -79,13 +84,13 @@ func (e *Events) Online(userID string) bool {
 	return e.online[userID] > 0
 }
 
-func (e *Events) open(tenantID, userID string) (*stream, bool) {
+func (e *Events) open(tenantID, userID, deviceID string) (*stream, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.streams[tenantID]) >= maxStreams {
 		return nil, false
 	}
-	st := &stream{userID: userID, ch: make(chan event, streamBuffer)}
+	st := &stream{userID: userID, deviceID: deviceID, ch: make(chan event, streamBuffer), gone: make(chan struct{})}
 	if e.streams[tenantID] == nil {
 		e.streams[tenantID] = map[*stream]bool{}
 	}
@@ -103,6 +108,18 @@ func (e *Events) close(tenantID string, st *stream) {
 	}
 	if e.online[st.userID]--; e.online[st.userID] <= 0 {
 		delete(e.online, st.userID)
+	}
+}
+
+// end closes the tenant's streams that match: those of a removed user or
+// a revoked browser. Each stream's own close then unregisters it.
+func (e *Events) end(tenantID string, match func(*stream) bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for st := range e.streams[tenantID] {
+		if match(st) {
+			st.goneOnce.Do(func() { close(st.gone) })
+		}
 	}
 }
 
@@ -177,7 +194,7 @@ func (s *Server) lobbyEvent(a store.Appointment) LobbyEvent {
 // around now, then every change, as Server-Sent Events.
 func (s *Server) eventStream(c *gin.Context) {
 	sess := sessionOf(c)
-	st, ok := s.events.open(sess.TenantID(), sess.UserID())
+	st, ok := s.events.open(sess.TenantID(), sess.UserID(), sess.Device.ID)
 	if !ok {
 		s.fail(c, newError(http.StatusTooManyRequests, CodeRateLimited, "too many open workspaces for this practice"))
 		return
@@ -213,6 +230,8 @@ func (s *Server) eventStream(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.events.done:
+			return
+		case <-st.gone:
 			return
 		case ev := <-st.ch:
 			if !writeEvent(w, ev) {

@@ -207,6 +207,8 @@ type eventStream struct {
 	ch      chan api.LobbyEvent
 	devices chan api.DeviceEvent
 	close   context.CancelFunc
+	// ended is closed when the server ends the stream.
+	ended chan struct{}
 }
 
 func openEvents(t *testing.T, s *testutil.Server, b *browser) *eventStream {
@@ -223,8 +225,9 @@ func openEvents(t *testing.T, s *testutil.Server, b *browser) *eventStream {
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	es := &eventStream{ch: make(chan api.LobbyEvent, 64), devices: make(chan api.DeviceEvent, 64), close: cancel}
+	es := &eventStream{ch: make(chan api.LobbyEvent, 64), devices: make(chan api.DeviceEvent, 64), close: cancel, ended: make(chan struct{})}
 	go func() {
+		defer close(es.ended)
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
 		name := ""

@@ -56,15 +56,14 @@ func (s *Server) setUserRole(c *gin.Context) {
 }
 
 // removeUser ends the removed user's sessions with the record; its open
-// workspaces stop getting waiting-room events at once (their next call
-// gets 401). An admin who removes themselves loses the cookie too.
+// workspaces' event streams end at once (their next call gets 401). An admin who removes themselves loses the cookie too.
 func (s *Server) removeUser(c *gin.Context) {
 	sess, id := sessionOf(c), c.Param("id")
 	if err := s.cfg.Practice.RemoveUser(c.Request.Context(), sess, id); err != nil {
 		s.fail(c, adminError(err))
 		return
 	}
-	s.events.dropUser(sess.TenantID(), id)
+	s.events.end(sess.TenantID(), func(st *stream) bool { return st.userID == id })
 	if id == sess.UserID() {
 		s.clearSessionCookie(c)
 	}
@@ -127,20 +126,4 @@ func (s *Server) revokePracticeKey(c *gin.Context) {
 	}
 	s.log.Info("api key revoked", "tenant", tenantID, "key", c.Param("id"), "by", sessionOf(c).UserID())
 	c.Status(http.StatusNoContent)
-}
-
-// dropUser stops waiting-room events to a removed user's open
-// workspaces. Their streams stay connected until the browser goes (the
-// stream's own close then finds nothing to remove), but carry nothing.
-func (e *Events) dropUser(tenantID, userID string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for st := range e.streams[tenantID] {
-		if st.userID == userID {
-			delete(e.streams[tenantID], st)
-		}
-	}
-	if len(e.streams[tenantID]) == 0 {
-		delete(e.streams, tenantID)
-	}
 }

@@ -98,6 +98,7 @@ func (s *Server) revokeDevice(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.events.end(sess.TenantID(), func(st *stream) bool { return st.deviceID == c.Param("id") })
 	s.events.publish(sess.TenantID(), event{"device", DeviceEvent{DeviceID: c.Param("id")}})
 	c.Status(http.StatusNoContent)
 }

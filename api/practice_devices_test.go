@@ -159,11 +159,17 @@ func TestDeviceApproval(t *testing.T) {
 
 	t.Run("revoking ends the session at once", func(t *testing.T) {
 		admin.t, tablet.t = t, t
+		stream := openEvents(t, s, tablet)
 		if code := admin.do("DELETE", "/devices/"+pending.Device.ID, nil, nil); code != 204 {
 			t.Fatalf("revoke: %d", code)
 		}
 		if code := tablet.errCode("GET", "/session", nil, 401); code != api.CodeUnauthorized {
 			t.Errorf("the revoked browser's session: %s", code)
+		}
+		select {
+		case <-stream.ended:
+		case <-time.After(5 * time.Second):
+			t.Error("the revoked browser's event stream stays open")
 		}
 		if p := tablet.login("ben@praxis.example", auth); p.Device.Approved || p.Device.ID == pending.Device.ID {
 			t.Errorf("the revoked browser's next login: %+v, want a new pending device", p.Device)

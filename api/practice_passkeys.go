@@ -106,6 +106,11 @@ func (s *Server) passkeyLoginBegin(c *gin.Context) {
 		s.fail(c, rateLimited(wait))
 		return
 	}
+	if wait, blocked := s.ceremonies.blocked(addr); blocked {
+		s.fail(c, rateLimited(wait))
+		return
+	}
+	s.ceremonies.fail(addr) // counts every begin; its delay is not applied
 	if c.Request.ContentLength != 0 {
 		if _, ok := decoded[struct{}](s, c); !ok {
 			return

@@ -382,3 +382,24 @@ func TestPasskeys(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyBeginsLimited: a passkey login's first step needs nobody
+// known and writes a ceremony record, so one address gets 30 at once
+// and then one every 10 s.
+func TestPasskeyBeginsLimited(t *testing.T) {
+	s := testutil.StartServer(t)
+	do := named(newWorkspaceBrowser(t, s))
+	for i := 1; i <= 30; i++ {
+		if code := do("POST", "/login/passkey/begin", nil, nil); code != 200 {
+			t.Fatalf("begin %d: %d, want 200", i, code)
+		}
+	}
+	var e errOf
+	if code := do("POST", "/login/passkey/begin", nil, &e); code != 429 || e.Error.Code != api.CodeRateLimited {
+		t.Errorf("begin 31: %d %s, want 429 %s", code, e.Error.Code, api.CodeRateLimited)
+	}
+	s.Clock.Advance(10 * time.Second)
+	if code := do("POST", "/login/passkey/begin", nil, nil); code != 200 {
+		t.Errorf("a begin 10 s later: %d, want 200", code)
+	}
+}

@@ -67,6 +67,9 @@ type Server struct {
 	failures *failureLimiter
 	// logins limits wrong workspace passwords per address.
 	logins *failureLimiter
+	// ceremonies limits passkey logins begun per address: each writes a
+	// ceremony record before anyone is known.
+	ceremonies *failureLimiter
 	// events streams the workspaces' waiting rooms (lobby.go).
 	events *Events
 	log    *slog.Logger
@@ -91,7 +94,10 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, svc: cfg.Service, engine: gin.New(), log: cfg.Logger,
 		failures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
 		logins:   newFailureLimiter(cfg.JoinFailures, cfg.Now),
-		events:   NewEvents(),
+		// 30 at once, then one every 10 s: a login page left open and
+		// retried now and then never meets it.
+		ceremonies: newFailureLimiter(FailureLimits{Burst: 30, Refill: 10 * time.Second}, cfg.Now),
+		events:     NewEvents(),
 	}
 	// Client addresses come from the connection unless it is a configured
 	// proxy: trusting X-Forwarded-For from anyone would let a guesser pick

@@ -80,9 +80,12 @@ func TestWorkspaceAdmin(t *testing.T) {
 	if current := mustEval[string](doc.page, `document.getElementById('nav-admin').getAttribute('aria-current') || ''`); current != "page" {
 		t.Errorf("nav-admin aria-current %q", current)
 	}
-	if !mustEval[bool](doc.page, `!!document.querySelector('#admin-devices h2#admin-devices-h')`) {
-		t.Error("no devices section for the device approval")
-	}
+	// The devices part: the setup browser, approved, approval on.
+	doc.waitFor("devices summary", `/^1 Browser, davon 0 unbestätigt\. Neue Browser müssen bestätigt werden\.$/.test(document.getElementById('admin-devices-summary').textContent)`,
+		`document.getElementById('admin-devices-summary').textContent`, 5*time.Second)
+	doc.do("manage devices", 5*time.Second, chromedp.Click(chromedp.CSS(`#admin-devices-open`)))
+	doc.waitFor("devices dialog", `document.getElementById('devices-dialog').open && document.querySelectorAll('#devices-dialog li.device').length === 1`, `document.getElementById('devices-dialog').innerText`, 5*time.Second)
+	doc.do("close devices", 5*time.Second, chromedp.Click(chromedp.CSS(`#devices-close`)))
 	// The first start's key of the practice is listed, without its secret.
 	if len(st.Keys) != 1 || st.Keys[0].Prefix != s.TenantKey[:8] || st.SecretShown {
 		t.Errorf("keys at first: %+v", st)

@@ -103,6 +103,7 @@ export class DevicePanel {
     this.settings = null;
     this.loading = null;
     $('devices-open').onclick = () => this.open();
+    $('admin-devices-open').onclick = () => this.open();
     $('device-banner-open').onclick = () => this.open();
     $('devices-close').onclick = () => $('devices-dialog').close();
     $('devices-approval').onchange = () => this.setApproval($('devices-approval').checked);
@@ -169,6 +170,10 @@ export class DevicePanel {
       }));
     }
     const admin = s && s.user.role === 'admin';
+    $('admin-devices-summary').textContent = t('devices.summary', {
+      n: this.list.length, pending: pending.length,
+      approval: t(this.settings && !this.settings.device_approval ? 'devices.summaryOff' : 'devices.summaryOn'),
+    });
     $('devices-settings').hidden = !admin || !this.settings;
     if (this.settings) $('devices-approval').checked = !!this.settings.device_approval;
     $('devices-intro').textContent = t(admin ? 'devices.introAdmin' : 'devices.intro');
