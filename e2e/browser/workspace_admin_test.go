@@ -140,11 +140,14 @@ func TestWorkspaceAdmin(t *testing.T) {
 	}
 
 	// The last admin cannot demote herself.
-	doc.do("pick clinician for herself", 5*time.Second,
-		chromedp.SetValue(chromedp.CSS(`#admin-users-body tr.admin-user .admin-role`), "clinician"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('#admin-users-body tr.admin-user .admin-role').dispatchEvent(new Event('change', {bubbles: true}))`),
-		chromedp.Click(chromedp.CSS(`#admin-users-body tr.admin-user .admin-role-save`)),
-	)
+	// One step: the table may be redrawn between two CDP calls.
+	doc.do("pick clinician for herself", 5*time.Second, chromedp.Evaluate[chromedp.Void](`(() => {
+		const tr = document.querySelector('#admin-users-body tr.admin-user');
+		const sel = tr.querySelector('.admin-role');
+		sel.value = 'clinician';
+		sel.dispatchEvent(new Event('change', {bubbles: true}));
+		tr.querySelector('.admin-role-save').click();
+	})()`))
 	doc.waitFor("last-admin refusal", `!document.getElementById('admin-error').hidden && /Administrator/.test(document.getElementById('admin-error').textContent)`,
 		`document.getElementById('admin-error').outerHTML`, 5*time.Second)
 	doc.waitFor("role unchanged", `window.konsilWorkspace.state().admin.users[0].role === 'admin' && window.konsilWorkspace.state().user.role === 'admin'`,

@@ -118,8 +118,13 @@ export class AppointmentDialog {
     const holders = all.filter((u) => u.role !== 'assistant');
     const users = holders.length ? holders : all;
     const sel = $('appt-holder');
-    sel.replaceChildren(...users.map((u) => el('option', { value: u.id, text: `${u.name} (${t(`role.${u.role}`)})` })));
-    sel.value = users.some((u) => u.id === selected) ? selected : users[0].id;
+    const options = users.map((u) => el('option', { value: u.id, text: `${u.name} (${t(`role.${u.role}`)})` }));
+    // A holder since removed stays chosen (and unchanged on save) until
+    // someone picks another: no silent change of who holds it.
+    const gone = this.editing && selected && !users.some((u) => u.id === selected);
+    if (gone) options.unshift(el('option', { value: selected, text: t('user.removed') }));
+    sel.replaceChildren(...options);
+    sel.value = gone || users.some((u) => u.id === selected) ? selected : users[0].id;
   }
 
   syncKind() {
