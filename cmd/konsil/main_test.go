@@ -67,6 +67,36 @@ func TestRoomsOnLocalStore(t *testing.T) {
 	}
 }
 
+// TestRoomsPapercuts: what a new user met (audit finding 9): help
+// without opening a store, a flag after the room id, list and create
+// writing a window alike, more links than seats refused.
+func TestRoomsPapercuts(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"rooms", "-h", "--data", "/nonexistent/konsil"}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "usage: konsil rooms") {
+		t.Errorf("rooms -h: %v %q %q", err, stdout.String(), stderr.String())
+	}
+	s := testutil.StartServer(t)
+	flags := []string{"--server", s.URL, "--api-key", s.TenantKey}
+	day := time.Now().AddDate(0, 0, 7).Format(time.DateOnly)
+	out := runOK(t, append([]string{"rooms", "create", "--day", day, "--tz", "Europe/Berlin"}, flags...)...)
+	id := regexp.MustCompile(`Room (\S+) `).FindStringSubmatch(out)[1]
+	valid := regexp.MustCompile(`Valid (\S+) to`).FindStringSubmatch(out)[1]
+	if list := runOK(t, append([]string{"rooms", "list"}, flags...)...); !strings.Contains(list, valid) {
+		t.Errorf("create wrote the window as %s; list does not:\n%s", valid, list)
+	}
+	runOK(t, append([]string{"rooms", "delete", id}, flags...)...)
+	if list := runOK(t, append([]string{"rooms", "list"}, flags...)...); strings.Contains(list, id) {
+		t.Errorf("rooms delete ID --api-key …: the room is still listed:\n%s", list)
+	}
+	err := run(context.Background(), append([]string{"rooms", "create", "--hosts", "3", "--guests", "3", "--capacity", "4"}, flags...), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "6 links for a room of 4") {
+		t.Errorf("6 links for 4 seats: %v", err)
+	}
+	if err := run(context.Background(), append([]string{"rooms", "list", "extra"}, flags...), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("rooms list with a stray argument succeeded")
+	}
+}
+
 func TestUsage(t *testing.T) {
 	var stderr bytes.Buffer
 	if err := run(context.Background(), []string{"frobnicate"}, &bytes.Buffer{}, &stderr); err == nil || !strings.Contains(stderr.String(), "unknown command") {

@@ -31,9 +31,19 @@ type roomsBackend interface {
 }
 
 func rooms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const usage = "usage: konsil rooms create|list|delete [flags]   (konsil rooms create -h: its flags)\n"
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "usage: konsil rooms create|list|delete [flags]\n")
+		fmt.Fprint(stderr, usage)
 		return errUsage
+	}
+	switch args[0] {
+	case "create", "list", "delete":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown rooms command %q (create, list, delete)", args[0])
 	}
 	fs := flag.NewFlagSet("rooms "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,8 +61,12 @@ func rooms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	guests := fs.Int("guests", 1, "number of guest links")
 	from := fs.String("from", "", "list: rooms whose window overlaps from this instant (RFC 3339)")
 	to := fs.String("to", "", "list: ... up to this instant (RFC 3339)")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return errUsage
+	}
+	if args[0] != "delete" && len(pos) > 0 {
+		return fmt.Errorf("rooms %s takes flags only, not %q", args[0], pos)
 	}
 	var be roomsBackend
 	if *apiKey != "" {
@@ -90,20 +104,40 @@ func rooms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(tw, "ID\tMODE\tCAPACITY\tOPENS\tCLOSES")
 		for _, r := range rs {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.ID, r.Mode, r.Capacity,
-				r.Window.StartsAt.Local().Format(time.RFC3339), r.Window.EndsAt.Local().Format(time.RFC3339))
+				r.Window.StartsAt.In(roomZone(r)).Format(time.RFC3339), r.Window.EndsAt.In(roomZone(r)).Format(time.RFC3339))
 		}
 		return tw.Flush()
 	case "delete":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return errors.New("rooms delete needs the room id (after --, if it begins with -)")
 		}
-		if err := be.delete(ctx, fs.Arg(0)); err != nil {
+		if err := be.delete(ctx, pos[0]); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "deleted", fs.Arg(0))
-		return nil
-	default:
-		return fmt.Errorf("unknown rooms command %q (create, list, delete)", args[0])
+		fmt.Fprintln(stdout, "deleted", pos[0])
+	}
+	return nil
+}
+
+// parseInterspersed parses flags before and after positional arguments
+// (`rooms delete ID --api-key K` as well as `rooms delete --api-key K ID`)
+// and returns the positional ones. After "--" everything is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// flag stops at the first non-flag, or after a "--" it consumed.
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 }
 
@@ -125,6 +159,12 @@ func roomRequest(day, zone, start string, hours, capacity, hosts, guests int) (p
 			day = time.Now().In(loc).Format(time.DateOnly)
 		}
 		req.Window = protocol.WindowRequest{Day: day, TimeZone: zone}
+	}
+	if hosts < 0 || guests < 0 || hosts+guests == 0 {
+		return req, fmt.Errorf("--hosts and --guests must not be negative, and together at least 1")
+	}
+	if hosts+guests > capacity {
+		return req, fmt.Errorf("--hosts %d and --guests %d make %d links for a room of %d at once: give fewer links or a larger --capacity", hosts, guests, hosts+guests, capacity)
 	}
 	for i := 0; i < hosts; i++ {
 		req.Participants = append(req.Participants, protocol.ParticipantRequest{Role: protocol.RoleHost})
@@ -151,6 +191,15 @@ func parseRange(from, to string) (time.Time, time.Time, error) {
 	return f, t, nil
 }
 
+// roomZone is where create and list write a room's window: the room's
+// own time zone, else this machine's.
+func roomZone(r protocol.Room) *time.Location {
+	if l, err := time.LoadLocation(r.Window.TimeZone); err == nil && r.Window.TimeZone != "" {
+		return l
+	}
+	return time.Local
+}
+
 // printRoom prints the links with a fresh room secret in their fragment:
 // the server never saw it, so these printed links are its only copies.
 func printRoom(w io.Writer, r protocol.Room) error {
@@ -159,10 +208,7 @@ func printRoom(w io.Writer, r protocol.Room) error {
 		return err
 	}
 	k := base64.RawURLEncoding.EncodeToString(secret)
-	loc := time.Local
-	if l, err := time.LoadLocation(r.Window.TimeZone); err == nil && r.Window.TimeZone != "" {
-		loc = l
-	}
+	loc := roomZone(r)
 	fmt.Fprintf(w, "Room %s (%s, up to %d at once)\nValid %s to %s\n\n", r.ID, r.Mode, r.Capacity,
 		r.Window.StartsAt.In(loc).Format(time.RFC3339), r.Window.EndsAt.In(loc).Format(time.RFC3339))
 	for _, p := range r.Participants {

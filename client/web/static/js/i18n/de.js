@@ -10,7 +10,7 @@ export default {
   'start.title': 'Videosprechstunde',
   'start.intro': 'Öffnen Sie den Link aus Ihrer Einladung, oder geben Sie den Zugangscode und den Raumschlüssel ein.',
   'start.code': 'Zugangscode oder Link',
-  'start.codeHint': 'Zum Beispiel ABCD-EFGH-JK',
+  'start.codeHint': 'Zum Beispiel K7RQW-3HMXP',
   'start.key': 'Raumschlüssel',
   'start.keyHint': 'Der lange Schlüssel aus Ihrer Einladung (nach „#k=“). Er schützt Ihr Gespräch und wird nie an den Server geschickt.',
   'start.go': 'Weiter',

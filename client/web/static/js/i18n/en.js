@@ -11,7 +11,7 @@ export default {
   'start.title': 'Video consultation',
   'start.intro': 'Open the link from your invitation, or enter the access code and the room key.',
   'start.code': 'Access code or link',
-  'start.codeHint': 'For example ABCD-EFGH-JK',
+  'start.codeHint': 'For example K7RQW-3HMXP',
   'start.key': 'Room key',
   'start.keyHint': 'The long key from your invitation (after “#k=”). It protects your conversation and is never sent to the server.',
   'start.go': 'Continue',
