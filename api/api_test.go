@@ -288,6 +288,53 @@ func TestHealthMetricsAndHeaders(t *testing.T) {
 	}
 }
 
+// TestHTTPEdges (audit finding 4): no directory listing of the app, a
+// stray slash answers as any unknown path does (JSON, with the security
+// headers, not gin's text/html redirect), and the bearer scheme is
+// exactly "Bearer <key>".
+func TestHTTPEdges(t *testing.T) {
+	s := testutil.StartServer(t)
+	for _, p := range []string{"/app/js/", "/app/js", "/app/css/", "/api/v1/rooms/", "/practice//"} {
+		resp, err := http.Get(s.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || strings.Contains(string(body), "<a href") {
+			t.Errorf("GET %s: %d %q, want 404 without a listing", p, resp.StatusCode, body)
+		}
+		if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: answered without the security headers", p)
+		}
+	}
+	if code := s.Do(t, "GET", "/app/js/call.js", "", nil, nil); code != 200 {
+		t.Errorf("a file of the app: %d", code)
+	}
+	for _, h := range []string{"Bearer  " + s.TenantKey, "Bearer\t" + s.TenantKey, "Basic " + s.TenantKey, "Bearer " + s.TenantKey + " x"} {
+		req, _ := http.NewRequest("GET", s.URL+"/api/v1/rooms", nil)
+		req.Header.Set("Authorization", h)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("Authorization %q: %d, want 401", strings.Replace(h, s.TenantKey, "<key>", 1), resp.StatusCode)
+		}
+	}
+	if code := s.Do(t, "GET", "/api/v1/rooms", s.TenantKey, nil, nil); code != 200 {
+		t.Errorf("Bearer <key>: %d", code)
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/api/v1/rooms", nil)
+	req.Header.Set("Authorization", "bearer "+s.TenantKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the scheme in lower case (RFC 9110: case-insensitive): %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
 // Room metadata is deleted once the retention period after its window has
 // passed, and not before.
 func TestRetentionDeletesOldRooms(t *testing.T) {

@@ -49,12 +49,15 @@ const keyCtx = "konsil.apikey"
 // tenant routes a tenant's key.
 func (s *Server) authenticate(admin bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok {
+		// "Bearer <key>" with one space, as the docs say; the scheme's
+		// case does not matter (RFC 9110 §11.1).
+		auth := c.GetHeader("Authorization")
+		scheme, raw, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" || strings.ContainsAny(raw, " \t") {
 			s.fail(c, errUnauthorized)
 			return
 		}
-		k, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(raw))
+		k, err := s.svc.Authenticate(c.Request.Context(), raw)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -107,6 +107,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.engine.Use(s.recoverer(), securityHeaders())
 	s.engine.HandleMethodNotAllowed = true
+	// Gin's own redirects answer before any middleware, as text/html
+	// without the security headers: a path with a stray slash is a 404
+	// like any unknown one.
+	s.engine.RedirectTrailingSlash = false
+	s.engine.RedirectFixedPath = false
 	s.engine.NoRoute(func(c *gin.Context) { s.fail(c, newError(http.StatusNotFound, CodeNotFound, "no such endpoint")) })
 	s.engine.NoMethod(func(c *gin.Context) {
 		s.fail(c, newError(http.StatusMethodNotAllowed, CodeInvalidRequest, "method not allowed"))

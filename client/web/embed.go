@@ -30,6 +30,11 @@ func Handler() http.Handler {
 			http.ServeFileFS(w, r, root, "workspace.html")
 			return
 		}
+		// Files only: no directory listing (or its redirect to one).
+		if st, err := fs.Stat(root, strings.Trim(p, "/")); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = p
 		files.ServeHTTP(w, r2)
