@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/internal/testutil"
 	"github.com/konsil/konsil/practice"
+	"github.com/konsil/konsil/protocol"
 )
 
 // authenticator is a small software passkey (WebAuthn §6): one ES256
@@ -172,56 +171,11 @@ func (a *authenticator) get(c practice.Ceremony, spoil bool) json.RawMessage {
 // named sends b's requests to the server by the name "localhost", as a
 // browser at http://localhost:PORT does: WebAuthn has no IP-address sites.
 func named(b *browser) func(method, path string, in, out any, hdr ...string) int {
+	host := "localhost:" + b.s.URL[len("http://127.0.0.1:"):]
 	return func(method, path string, in, out any, hdr ...string) int {
 		b.t.Helper()
-		host := "localhost:" + b.s.URL[len("http://127.0.0.1:"):]
-		var body io.Reader
-		if in != nil {
-			raw, _ := json.Marshal(in)
-			body = bytes.NewReader(raw)
-		}
-		req, err := http.NewRequest(method, b.s.URL+"/api/v1/practice"+path, body)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		req.Host = host
-		req.Header.Set("Content-Type", "application/json")
-		if method != http.MethodGet {
-			req.Header.Set("Origin", "http://"+host)
-			if b.csrf != "" {
-				req.Header.Set("X-Konsil-CSRF", b.csrf)
-			}
-		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		// The client's jar goes by the request's host; the browser's
-		// cookies are the jar's for the server's address.
-		at, _ := url.Parse(b.s.URL + "/api/v1/practice" + path)
-		for _, ck := range b.c.Jar.Cookies(at) {
-			req.AddCookie(ck)
-		}
-		res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			b.t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer res.Body.Close()
-		b.c.Jar.SetCookies(at, res.Cookies())
-		raw, _ := io.ReadAll(res.Body)
-		if out != nil && len(raw) > 0 {
-			if err := json.Unmarshal(raw, out); err != nil {
-				b.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
-			}
-		}
-		return res.StatusCode
+		return b.doAt(host, method, path, in, out, hdr...)
 	}
-}
-
-// errOf is the API error code of an answer.
-type errOf struct {
-	Error struct {
-		Code string `json:"code"`
-	} `json:"error"`
 }
 
 // passkeyLogin runs a passkey login in b (begin and finish) and returns
@@ -231,14 +185,14 @@ func passkeyLogin(t *testing.T, b *browser, a *authenticator, spoil bool) (int, 
 	do := named(b)
 	var c practice.Ceremony
 	if code := do("POST", "/login/passkey/begin", map[string]any{}, &c); code != 200 {
-		var e errOf
+		var e protocol.ErrorBody
 		do("POST", "/login/passkey/begin", map[string]any{}, &e)
 		return code, practice.Session{}, e.Error.Code
 	}
 	var raw json.RawMessage
 	code := do("POST", "/login/passkey/finish", practice.PasskeyAssertion{Ceremony: c.Ceremony, Credential: a.get(c, spoil)}, &raw)
 	var sess practice.Session
-	var e errOf
+	var e protocol.ErrorBody
 	_ = json.Unmarshal(raw, &sess)
 	_ = json.Unmarshal(raw, &e)
 	if code == 200 {
@@ -262,7 +216,7 @@ func TestPasskeys(t *testing.T) {
 	if code := admin.errCode("POST", "/passkeys/register/begin", map[string]any{}, 400); code != api.CodePasskeyHost {
 		t.Errorf("registration at an IP address: %s, want %s", code, api.CodePasskeyHost)
 	}
-	var e errOf
+	var e protocol.ErrorBody
 	if code := do("POST", "/passkeys/register/begin", map[string]any{}, &e, "X-Konsil-CSRF", "forged"); code != 403 || e.Error.Code != api.CodeCSRF {
 		t.Errorf("registration without the CSRF token: %d %s", code, e.Error.Code)
 	}
@@ -279,7 +233,7 @@ func TestPasskeys(t *testing.T) {
 	if string(key.user) != asess.User.ID {
 		t.Errorf("user handle %q, want the user's id", key.user)
 	}
-	e = errOf{}
+	e = protocol.ErrorBody{}
 	if code := do("POST", "/passkeys/register/finish", reg, &e); code != 410 || e.Error.Code != api.CodePasskeyCeremony {
 		t.Errorf("a registration finished twice: %d %s", code, e.Error.Code)
 	}
@@ -344,7 +298,7 @@ func TestPasskeys(t *testing.T) {
 			t.Fatalf("begin: %d", code)
 		}
 		s.Clock.Advance(practice.CeremonyTTL + time.Second)
-		var e errOf
+		var e protocol.ErrorBody
 		if code := named(b)("POST", "/login/passkey/finish", practice.PasskeyAssertion{Ceremony: lc.Ceremony, Credential: key.get(lc, false)}, &e); code != 410 || e.Error.Code != api.CodePasskeyCeremony {
 			t.Errorf("finish after %v: %d %s", practice.CeremonyTTL, code, e.Error.Code)
 		}
@@ -394,7 +348,7 @@ func TestPasskeyBeginsLimited(t *testing.T) {
 			t.Fatalf("begin %d: %d, want 200", i, code)
 		}
 	}
-	var e errOf
+	var e protocol.ErrorBody
 	if code := do("POST", "/login/passkey/begin", nil, &e); code != 429 || e.Error.Code != api.CodeRateLimited {
 		t.Errorf("begin 31: %d %s, want 429 %s", code, e.Error.Code, api.CodeRateLimited)
 	}

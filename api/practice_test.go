@@ -40,6 +40,13 @@ func newWorkspaceBrowser(t *testing.T, s *testutil.Server) *browser {
 // error body when the status is not 2xx.
 func (b *browser) do(method, path string, in, out any, hdr ...string) int {
 	b.t.Helper()
+	return b.doAt("", method, path, in, out, hdr...)
+}
+
+// doAt is do with the server reached by the name host (the Host and
+// Origin sent) when host is not empty; cookies stay the jar's.
+func (b *browser) doAt(host, method, path string, in, out any, hdr ...string) int {
+	b.t.Helper()
 	var body io.Reader
 	if in != nil {
 		raw, err := json.Marshal(in)
@@ -53,8 +60,12 @@ func (b *browser) do(method, path string, in, out any, hdr ...string) int {
 		b.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	origin := b.s.URL
+	if host != "" {
+		req.Host, origin = host, "http://"+host
+	}
 	if method != http.MethodGet {
-		req.Header.Set("Origin", b.s.URL)
+		req.Header.Set("Origin", origin)
 		if b.csrf != "" {
 			req.Header.Set("X-Konsil-CSRF", b.csrf)
 		}
@@ -62,11 +73,23 @@ func (b *browser) do(method, path string, in, out any, hdr ...string) int {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := b.c.Do(req)
+	c := b.c
+	if host != "" {
+		// The jar goes by the Host the client sends, not the address:
+		// give it the cookies of the server's address by hand.
+		c = &http.Client{Timeout: b.c.Timeout}
+		for _, ck := range b.c.Jar.Cookies(req.URL) {
+			req.AddCookie(ck)
+		}
+	}
+	res, err := c.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
+	if host != "" {
+		b.c.Jar.SetCookies(req.URL, res.Cookies())
+	}
 	raw, _ := io.ReadAll(res.Body)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -318,7 +318,6 @@ func (s *Service) view(ctx context.Context, u store.User, ls store.LoginSession)
 		CSRF:     ls.CSRF, Device: deviceView(d, d.Approved || !on),
 		ExpiresAt: ls.ExpiresAt, user: u,
 	}
-	sess.Device.UserID = ""
 	if sess.Approved() {
 		sess.WrappedKey = u.WrappedKey
 	}

@@ -243,6 +243,35 @@ func getJSON(bk *bolt.Bucket, key []byte, v any) (bool, error) {
 	return true, nil
 }
 
+// getRecord decodes the record at key of the named bucket; ErrNotFound
+// when it is absent.
+func getRecord[R any](tx *bolt.Tx, name string, key []byte) (R, error) {
+	var rec R
+	found, err := getJSON(bucket(tx, name), key, &rec)
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return rec, err
+}
+
+// indexedRecords decodes the records of bucket name whose ids follow
+// prefix in the index bucket (tenantID/id or userID/id), in index order.
+// An index entry whose record is gone is skipped.
+func indexedRecords[R any](tx *bolt.Tx, index, name string, prefix []byte) ([]R, error) {
+	var out []R
+	for _, k := range keysWithPrefix(bucket(tx, index), prefix) {
+		rec, err := getRecord[R](tx, name, k[len(prefix):])
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
 func putJSON(bk *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -653,17 +682,12 @@ func (b *Bolt) GetRoom(ctx context.Context, id string) (Room, error) {
 // participants and credentials stay. ErrNotFound when absent.
 func (b *Bolt) SetRoomWindow(ctx context.Context, id string, startsAt, endsAt time.Time, timeZone string) error {
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		rooms := bucket(tx, bucketRooms)
-		var rec roomRecord
-		found, err := getJSON(rooms, []byte(id), &rec)
+		rec, err := getRecord[roomRecord](tx, bucketRooms, []byte(id))
 		if err != nil {
 			return err
 		}
-		if !found {
-			return ErrNotFound
-		}
 		rec.StartsAt, rec.EndsAt, rec.TimeZone = startsAt.UTC(), endsAt.UTC(), timeZone
-		return putJSON(rooms, []byte(id), rec)
+		return putJSON(bucket(tx, bucketRooms), []byte(id), rec)
 	})
 	if err != nil {
 		return fmt.Errorf("set window of room %s: %w", id, err)

@@ -76,11 +76,7 @@ func (b *Bolt) CreateDevice(ctx context.Context, d Device) error {
 }
 
 func getDeviceTx(tx *bolt.Tx, id []byte) (Device, error) {
-	var rec deviceRecord
-	found, err := getJSON(bucket(tx, bucketDevices), id, &rec)
-	if err == nil && !found {
-		err = ErrNotFound
-	}
+	rec, err := getRecord[deviceRecord](tx, bucketDevices, id)
 	return Device(rec), err
 }
 
@@ -136,15 +132,11 @@ func (b *Bolt) UpdateDevice(ctx context.Context, d Device) error {
 func (b *Bolt) ListDevices(ctx context.Context, tenantID string) ([]Device, error) {
 	var out []Device
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		prefix := tenantPrefix(tenantID)
-		for _, k := range keysWithPrefix(bucket(tx, bucketTenantDevices), prefix) {
-			d, err := getDeviceTx(tx, k[len(prefix):])
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
+		recs, err := indexedRecords[deviceRecord](tx, bucketTenantDevices, bucketDevices, tenantPrefix(tenantID))
+		for _, r := range recs {
+			out = append(out, Device(r))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list devices of %s: %w", tenantID, err)

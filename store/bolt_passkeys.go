@@ -66,11 +66,7 @@ func (b *Bolt) CreatePasskey(ctx context.Context, p Passkey) error {
 }
 
 func getPasskeyTx(tx *bolt.Tx, id []byte) (Passkey, error) {
-	var rec passkeyRecord
-	found, err := getJSON(bucket(tx, bucketPasskeys), id, &rec)
-	if err == nil && !found {
-		err = ErrNotFound
-	}
+	rec, err := getRecord[passkeyRecord](tx, bucketPasskeys, id)
 	return Passkey(rec), err
 }
 
@@ -109,18 +105,11 @@ func (b *Bolt) UpdatePasskey(ctx context.Context, p Passkey) error {
 func (b *Bolt) ListPasskeys(ctx context.Context, userID string) ([]Passkey, error) {
 	out := []Passkey{}
 	err := b.view(ctx, func(tx *bolt.Tx) error {
-		prefix := tenantPrefix(userID)
-		for _, k := range keysWithPrefix(bucket(tx, bucketUserPasskeys), prefix) {
-			p, err := getPasskeyTx(tx, k[len(prefix):])
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, p)
+		recs, err := indexedRecords[passkeyRecord](tx, bucketUserPasskeys, bucketPasskeys, tenantPrefix(userID))
+		for _, r := range recs {
+			out = append(out, Passkey(r))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys of %s: %w", userID, err)
