@@ -1,7 +1,11 @@
 package api_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +213,43 @@ func TestDeviceApproval(t *testing.T) {
 			t.Errorf("that browser once approval is on again: %s, want it pending", code)
 		}
 	})
+}
+
+// TestDeviceNumbers holds what docs/WORKSPACE.md states of devices: the
+// konsil_device cookie (HttpOnly, SameSite=Strict, Path=/api/v1/practice/,
+// 180 days), pending browsers gone after 24 hours, approved ones after
+// 180 days without a login.
+func TestDeviceNumbers(t *testing.T) {
+	s := testutil.StartServer(t)
+	_, _, auth := setUp(t, s, s.SetupToken, "anna@praxis.example", "Dr. Anna Berg")
+	raw, _ := json.Marshal(map[string]string{"email": "anna@praxis.example", "auth": auth})
+	res, err := http.Post(s.URL+"/api/v1/practice/login", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var dev *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "konsil_device" {
+			dev = c
+		}
+	}
+	if dev == nil || !dev.HttpOnly || dev.SameSite != http.SameSiteStrictMode || dev.Path != "/api/v1/practice/" || dev.MaxAge != 180*24*3600 {
+		t.Errorf("device cookie %+v, want HttpOnly, SameSite=Strict, Path=/api/v1/practice/, Max-Age 180 days", dev)
+	}
+
+	// Now a pending browser (this login) and an approved one (setup's).
+	ctx := context.Background()
+	s.Clock.Advance(24*time.Hour + time.Second)
+	if n, err := s.Practice().DeleteStaleDevices(ctx); err != nil || n != 1 {
+		t.Errorf("after 24 h: %d devices removed (%v), want the pending one", n, err)
+	}
+	s.Clock.Advance(180*24*time.Hour - 24*time.Hour - 2*time.Second)
+	if n, _ := s.Practice().DeleteStaleDevices(ctx); n != 0 {
+		t.Errorf("an approved browser went before 180 days: %d", n)
+	}
+	s.Clock.Advance(2 * time.Second)
+	if n, _ := s.Practice().DeleteStaleDevices(ctx); n != 1 {
+		t.Errorf("after 180 days without a login: %d removed, want the approved one", n)
+	}
 }
