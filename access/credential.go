@@ -22,18 +22,38 @@ const CodeAlphabet = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 const CodeLength = 10
 
 // Hasher turns tokens, codes and API keys into store keys. It is an HMAC
-// with a server pepper, so a copy of the store alone does not allow an
-// offline search of the short-code space.
+// with a server pepper, which lives in the key file and never in the
+// store (package keyring), so a copy of the store alone does not allow an
+// offline search of the short-code space. After a rotation it hashes with
+// the new pepper and still finds what the old ones hashed.
 type Hasher struct {
-	pepper []byte
+	peppers [][]byte // current first
 }
 
-// NewHasher returns a Hasher keyed by pepper (at least 32 bytes).
-func NewHasher(pepper []byte) (*Hasher, error) {
-	if len(pepper) < 32 {
-		return nil, fmt.Errorf("hasher: pepper is %d bytes, need 32", len(pepper))
+// NewHasher returns a Hasher keyed by peppers (each at least 32 bytes):
+// the first hashes, all are tried when looking up.
+func NewHasher(peppers ...[]byte) (*Hasher, error) {
+	ps, err := keyCopies("hasher", "pepper", peppers)
+	if err != nil {
+		return nil, err
 	}
-	return &Hasher{pepper: append([]byte(nil), pepper...)}, nil
+	return &Hasher{peppers: ps}, nil
+}
+
+// keyCopies checks that there is at least one key and each has 32 bytes,
+// and copies them, so that the caller's slices may change.
+func keyCopies(who, what string, keys [][]byte) ([][]byte, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no %s", who, what)
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
+		if len(k) < 32 {
+			return nil, fmt.Errorf("%s: %s is %d bytes, need 32", who, what, len(k))
+		}
+		out = append(out, append([]byte(nil), k...))
+	}
+	return out, nil
 }
 
 // Kinds of secret, hashed in separate domains.
@@ -43,9 +63,24 @@ const (
 	KindAPIKey = "apikey"
 )
 
-// Hash returns the store key of a secret of the given kind.
+// Hash returns the store key of a secret of the given kind under the
+// current pepper.
 func (h *Hasher) Hash(kind, secret string) []byte {
-	m := hmac.New(sha256.New, h.pepper)
+	return hash(h.peppers[0], kind, secret)
+}
+
+// Hashes returns the store keys of a secret under every accepted pepper,
+// current first: a lookup tries each.
+func (h *Hasher) Hashes(kind, secret string) [][]byte {
+	out := make([][]byte, len(h.peppers))
+	for i, p := range h.peppers {
+		out[i] = hash(p, kind, secret)
+	}
+	return out
+}
+
+func hash(pepper []byte, kind, secret string) []byte {
+	m := hmac.New(sha256.New, pepper)
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(secret))

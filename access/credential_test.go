@@ -98,6 +98,50 @@ func TestSessionTokens(t *testing.T) {
 	}
 }
 
+// TestRotatedKeysStillAccepted: after a rotation, the new pepper hashes
+// and the old one still finds; a token signed with a retired session key
+// is accepted while that key is given, and refused once it is dropped.
+func TestRotatedKeysStillAccepted(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	before, _ := NewHasher(oldKey)
+	after, err := NewHasher(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Equal(after.Hash(KindCode, "x"), before.Hash(KindCode, "x")) {
+		t.Error("the rotated hasher still hashes with the old pepper")
+	}
+	hs := after.Hashes(KindCode, "x")
+	if len(hs) != 2 || !Equal(hs[1], before.Hash(KindCode, "x")) || !Equal(hs[0], after.Hash(KindCode, "x")) {
+		t.Error("Hashes is not current first, then the retired pepper's")
+	}
+
+	now := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	oldSigner, _ := NewSessions(oldKey)
+	tok, err := oldSigner.Issue(Session{RoomID: "r", ParticipantID: "p", Expires: now.Add(time.Minute).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := NewSessions(newKey, oldKey)
+	if _, err := rotated.Check(tok, now); err != nil {
+		t.Errorf("token of the retired key within its grace: %v", err)
+	}
+	fresh, _ := rotated.Issue(Session{RoomID: "r", ParticipantID: "p", Expires: now.Add(time.Minute).Unix()})
+	if _, err := oldSigner.Check(fresh, now); err == nil {
+		t.Error("a token made after the rotation is signed with the old key")
+	}
+	dropped, _ := NewSessions(newKey)
+	if _, err := dropped.Check(tok, now); !errors.Is(err, ErrBadSession) {
+		t.Errorf("token of a dropped key: %v", err)
+	}
+	if _, err := NewSessions(); err == nil {
+		t.Error("NewSessions without a key accepted")
+	}
+	if _, err := NewHasher(); err == nil {
+		t.Error("NewHasher without a pepper accepted")
+	}
+}
+
 // Ids go on command lines (`konsil rooms delete ID`): none may begin
 // with "-", which one base64url draw in 64 would.
 func TestNewIDNeverLooksLikeAFlag(t *testing.T) {

@@ -25,17 +25,21 @@ type Session struct {
 
 // Sessions issues and checks session tokens. A token is the JSON claims and
 // an HMAC-SHA256 over them, both base64url; any node holding the same key
-// accepts it, so no session table is needed.
+// accepts it, so no session table is needed. After a rotation tokens are
+// signed with the new key, and those signed with a retired one are
+// accepted until its grace period ends.
 type Sessions struct {
-	key []byte
+	keys [][]byte // current first
 }
 
-// NewSessions returns a token issuer keyed by key (at least 32 bytes).
-func NewSessions(key []byte) (*Sessions, error) {
-	if len(key) < 32 {
-		return nil, fmt.Errorf("sessions: key is %d bytes, need 32", len(key))
+// NewSessions returns a token issuer keyed by keys (each at least 32
+// bytes): the first signs, all are accepted.
+func NewSessions(keys ...[]byte) (*Sessions, error) {
+	ks, err := keyCopies("sessions", "key", keys)
+	if err != nil {
+		return nil, err
 	}
-	return &Sessions{key: append([]byte(nil), key...)}, nil
+	return &Sessions{keys: ks}, nil
 }
 
 // Issue returns a token for s.
@@ -45,7 +49,7 @@ func (ss *Sessions) Issue(s Session) (string, error) {
 		return "", fmt.Errorf("issue session: %w", err)
 	}
 	body := base64.RawURLEncoding.EncodeToString(claims)
-	return body + "." + base64.RawURLEncoding.EncodeToString(ss.mac(body)), nil
+	return body + "." + base64.RawURLEncoding.EncodeToString(mac(ss.keys[0], body)), nil
 }
 
 // Check verifies token at now and returns its claims.
@@ -59,7 +63,7 @@ func (ss *Sessions) Check(token string, now time.Time) (Session, error) {
 		return s, fmt.Errorf("%w: no signature", ErrBadSession)
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, ss.mac(body)) {
+	if err != nil || !ss.signed(body, got) {
 		return s, fmt.Errorf("%w: bad signature", ErrBadSession)
 	}
 	claims, err := base64.RawURLEncoding.DecodeString(body)
@@ -75,8 +79,18 @@ func (ss *Sessions) Check(token string, now time.Time) (Session, error) {
 	return s, nil
 }
 
-func (ss *Sessions) mac(body string) []byte {
-	m := hmac.New(sha256.New, ss.key)
+// signed tells whether sig is body's MAC under an accepted key.
+func (ss *Sessions) signed(body string, sig []byte) bool {
+	for _, k := range ss.keys {
+		if hmac.Equal(sig, mac(k, body)) {
+			return true
+		}
+	}
+	return false
+}
+
+func mac(key []byte, body string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("konsil-session\x00"))
 	m.Write([]byte(body))
 	return m.Sum(nil)

@@ -8,15 +8,10 @@ import (
 	"time"
 
 	"github.com/konsil/konsil/access"
+	"github.com/konsil/konsil/keyring"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/signaling"
 	"github.com/konsil/konsil/store"
-)
-
-// Secret names in the store.
-const (
-	secretPepper     = "pepper"
-	secretSessionKey = "session-key"
 )
 
 // Service is the API's logic without HTTP: rooms, tenants, keys and joins.
@@ -43,6 +38,10 @@ type ServiceConfig struct {
 	PublicURL  string
 	SessionTTL time.Duration
 	Occupants  func(roomID string) []string
+	// Keys are the server secrets (package keyring); nil makes random
+	// ones that end with the process, for tools and tests that keep
+	// nothing.
+	Keys *keyring.Ring
 }
 
 // NewService loads or creates the server secrets and returns a Service.
@@ -53,19 +52,17 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = 10 * time.Minute
 	}
-	pepper, err := cfg.Store.Secret(ctx, secretPepper, randomSecret)
-	if err != nil {
-		return nil, fmt.Errorf("load pepper: %w", err)
+	if cfg.Keys == nil {
+		var err error
+		if cfg.Keys, err = keyring.Ephemeral(); err != nil {
+			return nil, err
+		}
 	}
-	hasher, err := access.NewHasher(pepper)
+	hasher, err := access.NewHasher(cfg.Keys.Accepted(keyring.CodePepper)...)
 	if err != nil {
 		return nil, err
 	}
-	key, err := cfg.Store.Secret(ctx, secretSessionKey, randomSecret)
-	if err != nil {
-		return nil, fmt.Errorf("load session key: %w", err)
-	}
-	sessions, err := access.NewSessions(key)
+	sessions, err := access.NewSessions(cfg.Keys.Accepted(keyring.SessionKey)...)
 	if err != nil {
 		return nil, err
 	}
@@ -250,22 +247,36 @@ type joinGrant struct {
 	expires     time.Time
 }
 
+// lookupCredential finds the credential under any accepted pepper's hash,
+// the current one first.
+func (s *Service) lookupCredential(ctx context.Context, hashes [][]byte) (store.Credential, error) {
+	err := error(store.ErrNotFound)
+	for _, h := range hashes {
+		var cred store.Credential
+		cred, err = s.store.LookupCredential(ctx, h)
+		if err == nil && access.Equal(cred.Hash, h) {
+			return cred, nil
+		}
+	}
+	return store.Credential{}, err
+}
+
 // Join resolves a link token or short code and grants a session. Malformed
 // and unknown credentials take the same path and get the same answer.
 func (s *Service) Join(ctx context.Context, req protocol.JoinRequest) (joinGrant, error) {
-	var hash []byte
+	var hashes [][]byte
 	switch {
 	case req.Token != "" && req.Code != "":
 		return joinGrant{}, newError(http.StatusBadRequest, CodeInvalidRequest, "give either token or code, not both")
 	case req.Token != "":
-		hash = s.hasher.Hash(access.KindToken, req.Token)
+		hashes = s.hasher.Hashes(access.KindToken, req.Token)
 	case req.Code != "":
-		hash = s.hasher.Hash(access.KindCode, access.NormalizeCode(req.Code))
+		hashes = s.hasher.Hashes(access.KindCode, access.NormalizeCode(req.Code))
 	default:
 		return joinGrant{}, newError(http.StatusBadRequest, CodeInvalidRequest, "give a token or a code")
 	}
-	cred, err := s.store.LookupCredential(ctx, hash)
-	if err != nil || !access.Equal(cred.Hash, hash) {
+	cred, err := s.lookupCredential(ctx, hashes)
+	if err != nil {
 		return joinGrant{}, errUnknownCredential
 	}
 	r, err := s.store.GetRoom(ctx, cred.RoomID)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
 
@@ -16,14 +15,6 @@ const (
 	// maxQuota keeps the quota a plausible monthly number.
 	maxQuota = 10_000_000
 )
-
-func randomSecret() ([]byte, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("random secret: %w", err)
-	}
-	return b, nil
-}
 
 func validateTenant(req protocol.TenantRequest) error {
 	if req.Name == "" {
@@ -180,12 +171,22 @@ func (s *Service) Authenticate(ctx context.Context, key string) (store.APIKey, e
 	if key == "" || len(key) > 128 {
 		return store.APIKey{}, errUnauthorized
 	}
-	h := s.hasher.Hash(access.KindAPIKey, key)
-	k, err := s.store.APIKeyByHash(ctx, h)
-	if err != nil || !access.Equal(k.Hash, h) {
-		return store.APIKey{}, errUnauthorized
+	for i, h := range s.hasher.Hashes(access.KindAPIKey, key) {
+		k, err := s.store.APIKeyByHash(ctx, h)
+		if err != nil || !access.Equal(k.Hash, h) {
+			continue
+		}
+		if i > 0 {
+			// Found under a retired pepper: move the key to the current
+			// one, so it outlives the old pepper's grace period. A failure
+			// only means the next use tries again.
+			if err := s.store.RehashAPIKey(ctx, k.ID, h, s.hasher.Hash(access.KindAPIKey, key)); err == nil {
+				k.Hash = s.hasher.Hash(access.KindAPIKey, key)
+			}
+		}
+		return k, nil
 	}
-	return k, nil
+	return store.APIKey{}, errUnauthorized
 }
 
 // Bootstrap is what a first start creates: an admin key and a default

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/client/web"
+	"github.com/konsil/konsil/keyring"
 	"github.com/konsil/konsil/practice"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/sfu"
@@ -67,6 +67,14 @@ type Config struct {
 	Logger         *slog.Logger
 	// Store replaces the bbolt store (tests, Redis); DataDir is then unused.
 	Store store.Store
+	// KeyFile holds the server secrets (package keyring); empty means
+	// konsil.keys beside konsil.db in DataDir. Keys, when set, replace
+	// it; with neither a DataDir nor a KeyFile nor Keys the secrets are
+	// random and end with the process.
+	KeyFile string
+	Keys    *keyring.Ring
+	// Getenv reads KONSIL_KEY_* secrets (os.Getenv); nil reads none.
+	Getenv func(string) string
 }
 
 // Server is a running Konsil process.
@@ -80,6 +88,7 @@ type Server struct {
 	turn    *turn.Server
 	sfu     *sfu.SFU
 	media   *turn.MediaMux // the SFU's ports; nil without SFUMedia
+	keys    *keyring.Ring
 	log     *slog.Logger
 
 	// Bootstrap is set on the first start of a store: the keys to show once.
@@ -118,7 +127,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		st = b
 	}
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	keys, err := LoadKeys(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, keys: keys, log: cfg.Logger}
 	// Made here, not in Serve: Shutdown may run while Serve is starting.
 	s.runCtx, s.stop = context.WithCancel(context.Background())
 	if err := s.build(ctx); err != nil {
@@ -133,6 +147,77 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// legacyStore is a store written by a version that kept the server
+// secrets in it (bbolt before the key file).
+type legacyStore interface {
+	LegacySecrets(ctx context.Context) (map[string][]byte, error)
+	DropLegacySecrets(ctx context.Context) error
+}
+
+// legacyName maps a secret name of the store to the key file's; "" for
+// none.
+func legacyName(name string) string {
+	switch name {
+	case "pepper":
+		return keyring.CodePepper
+	case "session-key":
+		return keyring.SessionKey
+	case "practice-key":
+		return keyring.PracticeKey
+	}
+	return ""
+}
+
+// LoadKeys loads the server secrets for a server with cfg over st:
+// cfg.Keys, the key file (cfg.KeyFile, or konsil.keys in cfg.DataDir),
+// or random ones for a server that keeps nothing. Secrets an older
+// version kept in the store move to the key file, so links, codes and API
+// keys made before the upgrade keep working, and are then deleted from
+// the store. The CLI's local commands call it to use the server's keys.
+func LoadKeys(ctx context.Context, cfg Config, st store.Store) (*keyring.Ring, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Keys != nil {
+		return cfg.Keys, nil
+	}
+	path := cfg.KeyFile
+	if path == "" && cfg.Store == nil {
+		path = filepath.Join(cfg.DataDir, "konsil.keys")
+	}
+	if path == "" {
+		return keyring.Ephemeral()
+	}
+	old, _ := st.(legacyStore)
+	imported := map[string][]byte{}
+	if old != nil {
+		legacy, err := old.LegacySecrets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for name, v := range legacy {
+			if to := legacyName(name); to != "" && len(v) >= 32 {
+				imported[to] = v
+			}
+		}
+		if len(legacy) == 0 {
+			old = nil
+		}
+	}
+	keys, err := keyring.Load(keyring.Options{Path: path, Getenv: cfg.Getenv, Now: cfg.Now, Import: imported})
+	if err != nil {
+		return nil, fmt.Errorf("server secrets: %w", err)
+	}
+	if old != nil {
+		if err := old.DropLegacySecrets(ctx); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Warn("server secrets moved from the store to the key file; copies and backups of the store made before still hold them: rotate them (docs/OPERATIONS.md, Server secrets)",
+			"key_file", path)
+	}
+	return keys, nil
+}
+
 func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
 	reg := prometheus.NewRegistry()
@@ -140,6 +225,9 @@ func (s *Server) build(ctx context.Context) error {
 	if cfg.TURN != nil {
 		tc := *cfg.TURN
 		tc.Now, tc.Logger, tc.Registry = cfg.Now, cfg.Logger.With("component", "turn"), reg
+		if tc.Secret == "" {
+			tc.Secret = string(s.keys.Current(keyring.TURNSecret))
+		}
 		var err error
 		if s.turn, err = turn.New(tc); err != nil {
 			return err
@@ -155,6 +243,7 @@ func (s *Server) build(ctx context.Context) error {
 	svc, err := api.NewService(ctx, api.ServiceConfig{
 		Store: s.store, Now: cfg.Now, PublicURL: cfg.PublicURL, SessionTTL: cfg.SessionTTL,
 		Occupants: func(room string) []string { return hub.Occupants(room) },
+		Keys:      s.keys,
 	})
 	if err != nil {
 		return err
@@ -215,15 +304,8 @@ func (s *Server) build(ctx context.Context) error {
 // buildPractice builds the clinician workspace and, while the default
 // practice has no user, makes a setup link for its first admin.
 func (s *Server) buildPractice(ctx context.Context) error {
-	key, err := s.store.Secret(ctx, "practice-key", func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
-	if err != nil {
-		return fmt.Errorf("practice key: %w", err)
-	}
-	s.practice, err = practice.New(practice.Config{Store: s.store, Rooms: s.svc, Key: key, Now: s.cfg.Now,
+	var err error
+	s.practice, err = practice.New(practice.Config{Store: s.store, Rooms: s.svc, Key: s.keys.Current(keyring.PracticeKey), Now: s.cfg.Now,
 		Logger: s.cfg.Logger.With("component", "practice")})
 	if err != nil {
 		return err

@@ -539,6 +539,39 @@ func (b *Bolt) APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error) {
 	return rec.apiKey(), nil
 }
 
+// RehashAPIKey replaces key id's hash old by fresh in one transaction.
+func (b *Bolt) RehashAPIKey(ctx context.Context, id string, old, fresh []byte) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		if len(fresh) == 0 {
+			return errors.New("empty hash")
+		}
+		keys, hashes := bucket(tx, bucketAPIKeys), bucket(tx, bucketAPIKeyHashes)
+		var rec apiKeyRecord
+		found, err := getJSON(keys, []byte(id), &rec)
+		if err != nil {
+			return err
+		}
+		if !found || !bytes.Equal(rec.Hash, old) || !bytes.Equal(hashes.Get(old), []byte(id)) {
+			return ErrNotFound
+		}
+		if hashes.Get(fresh) != nil {
+			return ErrExists
+		}
+		rec.Hash = bytes.Clone(fresh)
+		if err := putJSON(keys, []byte(id), rec); err != nil {
+			return err
+		}
+		if err := hashes.Delete(old); err != nil {
+			return err
+		}
+		return hashes.Put(fresh, []byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("rehash api key %s: %w", id, err)
+	}
+	return nil
+}
+
 // ListAPIKeys lists the keys whose TenantID is tenantID ("" for admin keys),
 // sorted by CreatedAt, then id.
 func (b *Bolt) ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error) {
@@ -878,34 +911,48 @@ func (b *Bolt) CallsInMonth(ctx context.Context, tenantID, month string) (int, e
 	return count, nil
 }
 
-// Secrets.
+// Secrets of older versions.
 
-// Secret returns the named secret, creating it with gen on first use. Get and
-// create share one write transaction, so concurrent first callers agree on
-// one value.
-func (b *Bolt) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
-	var secret []byte
-	err := b.update(ctx, func(tx *bolt.Tx) error {
-		if err := validateID("secret", name); err != nil {
-			return err
-		}
-		bk := bucket(tx, bucketSecrets)
-		if v := bk.Get([]byte(name)); v != nil {
-			secret = bytes.Clone(v)
+// LegacySecrets returns the server secrets that versions before the key
+// file kept in the store (name -> value); none on a store made since. The
+// server moves them to the key file and then calls DropLegacySecrets.
+func (b *Bolt) LegacySecrets(ctx context.Context) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := b.view(ctx, func(tx *bolt.Tx) error {
+		return bucket(tx, bucketSecrets).ForEach(func(k, v []byte) error {
+			out[string(k)] = bytes.Clone(v)
 			return nil
-		}
-		v, err := gen()
-		if err != nil {
-			return fmt.Errorf("generate: %w", err)
-		}
-		if len(v) == 0 {
-			return errors.New("generator returned an empty secret")
-		}
-		secret = bytes.Clone(v)
-		return bk.Put([]byte(name), secret)
+		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("secret %s: %w", name, err)
+		return nil, fmt.Errorf("legacy secrets: %w", err)
 	}
-	return secret, nil
+	return out, nil
+}
+
+// DropLegacySecrets deletes the secrets LegacySecrets returned. bbolt
+// does not overwrite freed pages, so the file (and its older backups)
+// may still hold their bytes: rotate them after an upgrade
+// (docs/OPERATIONS.md).
+func (b *Bolt) DropLegacySecrets(ctx context.Context) error {
+	err := b.update(ctx, func(tx *bolt.Tx) error {
+		bk := bucket(tx, bucketSecrets)
+		var names [][]byte
+		if err := bk.ForEach(func(k, _ []byte) error {
+			names = append(names, bytes.Clone(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range names {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("drop legacy secrets: %w", err)
+	}
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // day is the reference time of these tests: a Tuesday morning in UTC.
@@ -619,41 +621,62 @@ func TestBoltDeleteRoomsEndedBefore(t *testing.T) {
 	}
 }
 
-func TestBoltSecretGetOrCreate(t *testing.T) {
+// TestBoltLegacySecrets: a store written by a version that kept the
+// server secrets in it hands them over once and then holds none.
+func TestBoltLegacySecrets(t *testing.T) {
 	ctx := context.Background()
 	b, path := openTestBolt(t)
-
-	var calls int
-	gen := func(v string) func() ([]byte, error) {
-		return func() ([]byte, error) { calls++; return []byte(v), nil }
+	if got, err := b.LegacySecrets(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("LegacySecrets of a new store = %v, %v; want none", got, err)
 	}
-	errGen := errors.New("entropy exhausted")
-	failing := func() ([]byte, error) { return nil, errGen }
-
-	_, err := b.Secret(ctx, "turn", failing)
-	wantErr(t, "Secret with failing generator", err, errGen)
-
-	first, err := b.Secret(ctx, "turn", gen("secret-1"))
-	if err != nil || string(first) != "secret-1" {
-		t.Fatalf("Secret first = %q, %v", first, err)
+	// What an older version wrote: name -> raw bytes in the secrets bucket.
+	if err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucketSecrets))
+		if err := bk.Put([]byte("pepper"), []byte("old-pepper")); err != nil {
+			return err
+		}
+		return bk.Put([]byte("session-key"), []byte("old-session-key"))
+	}); err != nil {
+		t.Fatal(err)
 	}
-	again, err := b.Secret(ctx, "turn", gen("secret-2"))
-	if err != nil || string(again) != "secret-1" {
-		t.Fatalf("Secret again = %q, %v; want the first value", again, err)
-	}
-	other, err := b.Secret(ctx, "session", gen("secret-3"))
-	if err != nil || string(other) != "secret-3" {
-		t.Fatalf("Secret other name = %q, %v", other, err)
-	}
-	if calls != 2 {
-		t.Fatalf("generator ran %d times, want 2", calls)
-	}
-
 	b = reopen(t, b, path)
-	// After a restart the stored value comes back; a failing generator
-	// proves it is not asked again.
-	if got, err := b.Secret(ctx, "turn", failing); err != nil || string(got) != "secret-1" {
-		t.Fatalf("Secret after reopen = %q, %v; want secret-1", got, err)
+	got, err := b.LegacySecrets(ctx)
+	if err != nil || string(got["pepper"]) != "old-pepper" || string(got["session-key"]) != "old-session-key" || len(got) != 2 {
+		t.Fatalf("LegacySecrets = %q, %v", got, err)
+	}
+	if err := b.DropLegacySecrets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b = reopen(t, b, path)
+	if got, err := b.LegacySecrets(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("LegacySecrets after drop = %q, %v; want none", got, err)
+	}
+}
+
+// TestBoltRehashAPIKey: after a pepper rotation a key moves to its new
+// hash; the old one finds nothing, and a stale rehash changes nothing.
+func TestBoltRehashAPIKey(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTestBolt(t)
+	k := APIKey{ID: "key1", Hash: []byte("old-hash"), Prefix: "ksk_ab", CreatedAt: time.Now()}
+	if err := b.CreateAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RehashAPIKey(ctx, "key1", []byte("wrong"), []byte("new-hash")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rehash from a hash the key does not have = %v, want ErrNotFound", err)
+	}
+	if err := b.RehashAPIKey(ctx, "key1", []byte("old-hash"), []byte("new-hash")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.APIKeyByHash(ctx, []byte("old-hash")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old hash after rehash: %v, want ErrNotFound", err)
+	}
+	got, err := b.APIKeyByHash(ctx, []byte("new-hash"))
+	if err != nil || got.ID != "key1" || string(got.Hash) != "new-hash" {
+		t.Fatalf("new hash after rehash = %+v, %v", got, err)
+	}
+	if err := b.RehashAPIKey(ctx, "key1", []byte("old-hash"), []byte("newer")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second rehash from the old hash = %v, want ErrNotFound", err)
 	}
 }
 
@@ -704,7 +727,6 @@ func TestBoltCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
-	gen := func() ([]byte, error) { return []byte("x"), nil }
 	calls := []struct {
 		name string
 		call func() error
@@ -726,7 +748,9 @@ func TestBoltCancelledContext(t *testing.T) {
 		{"DeleteRoomsEndedBefore", func() error { return second(b.DeleteRoomsEndedBefore(ctx, day.Add(48*time.Hour))) }},
 		{"CountCall", func() error { return second(b.CountCall(ctx, "r1", Month(day))) }},
 		{"CallsInMonth", func() error { return second(b.CallsInMonth(ctx, "alpha", Month(day))) }},
-		{"Secret", func() error { return second(b.Secret(ctx, "turn", gen)) }},
+		{"RehashAPIKey", func() error { return b.RehashAPIKey(ctx, "k", hash("k"), hash("k2")) }},
+		{"LegacySecrets", func() error { return second(b.LegacySecrets(ctx)) }},
+		{"DropLegacySecrets", func() error { return b.DropLegacySecrets(ctx) }},
 	}
 	for _, c := range calls {
 		wantErr(t, c.name, c.call(), context.Canceled)

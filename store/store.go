@@ -100,6 +100,10 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByHash finds a key by its hash; ErrNotFound when revoked or unknown.
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	// RehashAPIKey replaces a key's hash (after a pepper rotation: the key
+	// was found under a retired pepper). ErrNotFound when the key is gone
+	// or its hash is no longer old; ErrExists when fresh is taken.
+	RehashAPIKey(ctx context.Context, id string, old, fresh []byte) error
 	// ListAPIKeys lists a tenant's keys, or the admin keys for tenantID "".
 	ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
 	DeleteAPIKey(ctx context.Context, tenantID, id string) error
@@ -127,10 +131,6 @@ type Store interface {
 	CountCall(ctx context.Context, roomID, month string) (bool, error)
 	// CallsInMonth returns a tenant's call count for month ("2006-01").
 	CallsInMonth(ctx context.Context, tenantID, month string) (int, error)
-
-	// Secret returns the server secret with the given name, creating it with
-	// gen on first use. Secrets survive restarts and are shared by all nodes.
-	Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error)
 
 	PracticeStore
 	DeviceStore

@@ -3,6 +3,7 @@
 //	konsil serve                      run the server (defaults work on localhost)
 //	konsil rooms create|list|delete   manage rooms against a running server or a local store
 //	konsil users create|list          a practice's first setup link, its users (local store)
+//	konsil keys list|rotate           the server's own secrets (the key file)
 //
 // Every flag has a KONSIL_* environment variable; `konsil serve -h` lists them.
 package main
@@ -35,6 +36,8 @@ commands:
   rooms delete ID       delete a room and end its sessions
   users create          print a practice's first setup link (server stopped)
   users list            list a practice's workspace users (server stopped)
+  keys list             list the server's secrets by fingerprint
+  keys rotate NAME      replace a server secret; the old one stays accepted for a grace period
   version               print the version
 
 Run "konsil <command> -h" for a command's flags.
@@ -52,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rooms(ctx, args[1:], stdout, stderr)
 	case "users":
 		return users(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keys(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "konsil", version)
 		return nil

@@ -51,6 +51,7 @@ func rooms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	serverURL := f.String("server", "http://localhost:8080", "URL of the running server")
 	apiKey := f.String("api-key", "", "tenant API key; without one, the local store in --data is used")
 	data := f.String("data", "./data", "directory of the local store (used when no --api-key is given)")
+	keyFile := f.String("key-file", "", "file of the server secrets (default: konsil.keys in --data)")
 	tenant := f.String("tenant", api.DefaultTenantName, "tenant name (local store only)")
 	day := fs.String("day", "", "calendar day the room is valid, e.g. 2026-11-23 (default: today)")
 	zone := fs.String("tz", "Europe/Berlin", "IANA time zone of --day")
@@ -72,7 +73,7 @@ func rooms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *apiKey != "" {
 		be = &httpRooms{base: strings.TrimRight(*serverURL, "/"), key: *apiKey, hc: &http.Client{Timeout: 15 * time.Second}}
 	} else {
-		lb, err := openLocalRooms(ctx, *data, *tenant)
+		lb, err := openLocalRooms(ctx, *data, *keyFile, *tenant)
 		if err != nil {
 			return err
 		}
@@ -292,12 +293,12 @@ type localRooms struct {
 	tenant string
 }
 
-func openLocalRooms(ctx context.Context, dir, tenantName string) (*localRooms, error) {
-	st, err := store.OpenBolt(dir + "/konsil.db")
+func openLocalRooms(ctx context.Context, dir, keyFile, tenantName string) (*localRooms, error) {
+	st, keys, err := openLocalStore(ctx, dir, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n(with the server running, pass --api-key with the tenant key it printed at first start)", err)
 	}
-	svc, err := api.NewService(ctx, api.ServiceConfig{Store: st})
+	svc, err := api.NewService(ctx, api.ServiceConfig{Store: st, Keys: keys})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -77,6 +77,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envFlags{fs}
 	addr := f.String("addr", "localhost:8080", "HTTP listen address")
 	data := f.String("data", "./data", "directory of the embedded store")
+	keyFile := f.String("key-file", "", "file of the server secrets, created with mode 0600 on first start (default: konsil.keys in --data); KONSIL_KEY_* variables override it per secret")
 	public := f.String("public-url", "", "public base URL of links, e.g. https://video.example.org (default: the request's host)")
 	stun := f.String("stun-urls", "", "comma-separated STUN/TURN URLs handed to clients, e.g. stun:stun.example.org:3478")
 	proxies := f.String("trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
@@ -119,7 +120,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.New(ctx, server.Config{
-		DataDir: *data, PublicURL: *public, ICEServers: iceServers(*stun),
+		DataDir: *data, KeyFile: *keyFile, Getenv: os.Getenv, PublicURL: *public, ICEServers: iceServers(*stun),
 		Retention: *retention, SessionTTL: *sessionTTL, Logger: log,
 		TrustedProxies: splitList(*proxies),
 		TURN:           turnCfg, ExternalTURN: external, SFUMedia: tf.media(),

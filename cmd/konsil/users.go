@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/konsil/konsil/api"
+	"github.com/konsil/konsil/keyring"
 	"github.com/konsil/konsil/practice"
 	"github.com/konsil/konsil/store"
 )
@@ -19,10 +19,6 @@ import (
 // `konsil users` works on the local store only: the workspace has no
 // operator API, and the store is a bbolt file that one process holds at
 // a time, so it runs while the server is stopped.
-
-// practiceKeySecret is the store secret the server builds its practice
-// service with (server.buildPractice).
-const practiceKeySecret = "practice-key"
 
 func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list") {
@@ -33,6 +29,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	f := envFlags{fs}
 	data := f.String("data", "./data", "directory of the local store (the server must be stopped)")
+	keyFile := f.String("key-file", "", "file of the server secrets (default: konsil.keys in --data)")
 	tenant := fs.String("tenant", "", "practice (tenant) id; default: the default practice of the first start")
 	role := fs.String("role", "", "create: the user's role: admin, clinician or assistant")
 	public := f.String("public-url", "http://localhost:8080", "base URL of the printed link")
@@ -49,7 +46,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	l, err := openLocalPractice(ctx, *data, *tenant)
+	l, err := openLocalPractice(ctx, *data, *keyFile, *tenant)
 	if err != nil {
 		return err
 	}
@@ -77,12 +74,12 @@ type localPractice struct {
 	tenant store.Tenant
 }
 
-func openLocalPractice(ctx context.Context, dir, tenantID string) (*localPractice, error) {
-	st, err := store.OpenBolt(dir + "/konsil.db")
+func openLocalPractice(ctx context.Context, dir, keyFile, tenantID string) (*localPractice, error) {
+	st, keys, err := openLocalStore(ctx, dir, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w\n(konsil users needs the store to itself: stop konsil serve first, or use the setup link it printed at start)", err)
 	}
-	l, err := newLocalPractice(ctx, st, tenantID)
+	l, err := newLocalPractice(ctx, st, keys, tenantID)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -90,8 +87,8 @@ func openLocalPractice(ctx context.Context, dir, tenantID string) (*localPractic
 	return l, nil
 }
 
-func newLocalPractice(ctx context.Context, st store.Store, tenantID string) (*localPractice, error) {
-	rooms, err := api.NewService(ctx, api.ServiceConfig{Store: st})
+func newLocalPractice(ctx context.Context, st store.Store, keys *keyring.Ring, tenantID string) (*localPractice, error) {
+	rooms, err := api.NewService(ctx, api.ServiceConfig{Store: st, Keys: keys})
 	if err != nil {
 		return nil, err
 	}
@@ -107,15 +104,7 @@ func newLocalPractice(ctx context.Context, st store.Store, tenantID string) (*lo
 	if err != nil {
 		return nil, err
 	}
-	key, err := st.Secret(ctx, practiceKeySecret, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("practice key: %w", err)
-	}
-	svc, err := practice.New(practice.Config{Store: st, Rooms: rooms, Key: key})
+	svc, err := practice.New(practice.Config{Store: st, Rooms: rooms, Key: keys.Current(keyring.PracticeKey)})
 	if err != nil {
 		return nil, err
 	}
