@@ -110,6 +110,9 @@ const (
 	// CodeTooManyTracks: a participant published more than one audio or
 	// one video track; the extra track is not forwarded.
 	CodeTooManyTracks = "too_many_tracks"
+	// CodeUnroutableMedia: the SFU received a simulcast stream without
+	// the MID and RID header extensions and cannot forward it.
+	CodeUnroutableMedia = "unroutable_media"
 	// CodeNotAdmitted: a waiting guest sent what only admitted
 	// participants may.
 	CodeNotAdmitted = "not_admitted"

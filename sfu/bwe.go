@@ -41,9 +41,11 @@ const (
 // newPeerConnection makes a PeerConnection with the SFU's codecs and an
 // interceptor chain of its own: RTCP reports, TWCC feedback for what it
 // receives, and GCC for what it sends, whose estimator it returns.
+// unroutable is called when pion drops an incoming stream it cannot
+// route (unroutableWatch).
 // Interceptors added later sit nearer the application: GCC records each
 // packet before sendHook (tests) may lose it, as a real network would.
-func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+func (s *SFU) newPeerConnection(unroutable func()) (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, nil, err
@@ -75,8 +77,10 @@ func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator
 	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { bwe = e })
 	ir.Add(ccf)
 	ir.Add(reusedAttributesFactory{})
+	se := s.settings // a copy: the watch is this PeerConnection's
+	se.LoggerFactory = unroutableWatch{inner: se.LoggerFactory, report: unroutable}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(ir),
-		webrtc.WithSettingEngine(s.settings))
+		webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
 	if err != nil {
 		return nil, nil, err

@@ -101,7 +101,15 @@ type subscription struct {
 // newParticipant builds the participant and its PeerConnection; Join
 // puts it in its room.
 func newParticipant(s *SFU, roomID, id string, send func(protocol.Message)) (*Participant, error) {
-	pc, bwe, err := s.newPeerConnection()
+	var unroutable atomic.Bool
+	pc, bwe, err := s.newPeerConnection(func() {
+		// Once per participant: each layer of the track fails alike.
+		if !unroutable.Swap(true) {
+			s.log.Warn("dropped a stream without MID/RID header extensions", "room", roomID, "participant", id)
+			send(protocol.Message{Type: protocol.TypeError, Error: &protocol.ErrorInfo{Code: protocol.CodeUnroutableMedia,
+				Message: "a simulcast stream arrived without the MID and RID RTP header extensions; it cannot be forwarded (docs/PROTOCOL.md, Media)"}})
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
