@@ -114,6 +114,13 @@ type Limits struct {
 	// SendQueue is the outgoing queue per session; a session whose queue
 	// is full is too slow and gets closed rather than delay anyone else.
 	SendQueue int
+	// Linger is how long the server reads on, discarding, after its close
+	// frame, and LingerBytes how much: closing a socket with input still
+	// unread makes the kernel answer with a reset, which can overtake the
+	// error and the close frame, so a client cut off in mid-flood would
+	// never learn why. The client closing its side ends it sooner.
+	Linger      time.Duration
+	LingerBytes int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -134,6 +141,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.SendQueue == 0 {
 		l.SendQueue = 256
+	}
+	if l.Linger == 0 {
+		l.Linger = time.Second
+	}
+	if l.LingerBytes == 0 {
+		l.LingerBytes = 1 << 20
 	}
 	return l
 }

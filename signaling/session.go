@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,12 @@ type outgoing struct {
 // session is one participant's WebSocket. Its reader goroutine (run) and
 // writer goroutine (write) own the connection; others reach it only through
 // the send queue, which never blocks them.
+//
+// A session ends in three steps: closeWith queues the close frame; the
+// writer sends it, half-closes the TCP connection and starts the linger
+// window; the reader stops serving and discards what the client still
+// sends until the client closes its side, the window ends or
+// Limits.LingerBytes were read, and only then closes the socket.
 type session struct {
 	hub  *Hub
 	conn *websocket.Conn
@@ -57,6 +65,11 @@ type session struct {
 	media   MediaSession
 	// waiting: the session waits in its room's lobby (lobby.go).
 	waiting atomic.Bool
+	// deadlineMu orders the read deadline: the reader extends it while the
+	// session is served; once the close frame is out, lingerEnd is set and
+	// no extension may undo the cut that comes with it.
+	deadlineMu sync.Mutex
+	lingerEnd  time.Time
 	// kid is the session's SFrame KID in a conference room (Hub.nextKID),
 	// zero otherwise. Set in hello before the session joins its room.
 	kid uint64
@@ -74,7 +87,6 @@ func newSession(h *Hub, conn *websocket.Conn) *session {
 // run authenticates the session, serves it, and cleans up when it ends.
 func (s *session) run(ctx context.Context) {
 	h := s.hub
-	s.conn.SetReadLimit(protocol.MaxMessageBytes)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -86,6 +98,7 @@ func (s *session) run(ctx context.Context) {
 			s.expiry.Stop()
 		}
 		<-writerDone
+		s.discardInput()
 		s.conn.Close()
 	}()
 
@@ -103,8 +116,8 @@ func (s *session) run(ctx context.Context) {
 func (s *session) hello(ctx context.Context) error {
 	h := s.hub
 	// Network deadlines use the real clock; cfg.Now is for room windows.
-	s.conn.SetReadDeadline(time.Now().Add(h.limits.HelloTimeout))
-	_, raw, err := s.conn.ReadMessage()
+	s.extendRead(h.limits.HelloTimeout)
+	raw, err := s.readMessage()
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -229,17 +242,25 @@ func (s *session) readLoop() {
 	lim := rate.NewLimiter(rate.Limit(h.limits.Rate), h.limits.Burst)
 	violations := 0
 	idle := 3 * h.limits.PingInterval
-	s.conn.SetReadDeadline(time.Now().Add(idle))
+	s.extendRead(idle)
 	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(idle))
+		s.extendRead(idle)
+		return nil
 	})
 	for {
-		_, raw, err := s.conn.ReadMessage()
+		raw, err := s.readMessage()
 		if err != nil {
 			s.refuseRead(err)
 			return
 		}
-		s.conn.SetReadDeadline(time.Now().Add(idle))
+		select {
+		case <-s.done:
+			// Closed from elsewhere (replaced, slow, the room closing):
+			// what the client sends now is discarded, not served.
+			return
+		default:
+		}
+		s.extendRead(idle)
 		if !lim.Allow() {
 			violations++
 			h.cfg.Metrics.Errors.WithLabelValues(protocol.CodeRateLimited).Inc()
@@ -377,10 +398,70 @@ func (s *session) leave() {
 	s.hub.changed(s.adm.RoomID)
 }
 
+// readMessage reads one message of at most protocol.MaxMessageBytes.
+// gorilla's own read limit is not used: it answers an oversized message
+// with a 1009 close frame of its own, with no reason, and its reader fails
+// for good, so neither the too_large close nor the drain could follow.
+// The rest of an oversized message stays unread for discardInput.
+func (s *session) readMessage() ([]byte, error) {
+	_, r, err := s.conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, protocol.MaxMessageBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > protocol.MaxMessageBytes {
+		return nil, fmt.Errorf("read message: %w: over %d bytes", protocol.ErrTooLarge, protocol.MaxMessageBytes)
+	}
+	return raw, nil
+}
+
+// extendRead moves the read deadline d ahead, unless the session's close
+// frame is already out.
+func (s *session) extendRead(d time.Duration) {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	if s.lingerEnd.IsZero() {
+		s.conn.SetReadDeadline(time.Now().Add(d))
+	}
+}
+
+// startLinger opens the linger window, once, when the close frame is out.
+// A deadline of now wakes a reader still waiting for a silent client (a
+// session closed from elsewhere: replaced, the room closing), so that it
+// stops serving and its peers hear peer-left at once; discardInput then
+// reads on until lingerEnd.
+func (s *session) startLinger() {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	if s.lingerEnd.IsZero() {
+		s.lingerEnd = time.Now().Add(s.hub.limits.Linger)
+		s.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// discardInput reads and drops what the client sends after the close
+// frame, so that closing the socket does not meet unread input: the kernel
+// would answer it with a reset, and a reset can destroy the error and the
+// close frame before the client has read them. It stops when the client
+// closes its side (it has read our close and our FIN), when the linger
+// window ends, or after Limits.LingerBytes, whichever comes first; a
+// client that floods on past that gets its reset. It reads the socket
+// beneath gorilla, whose reader may have failed for good (a timeout).
+func (s *session) discardInput() {
+	s.startLinger() // when the close frame could not be written
+	s.deadlineMu.Lock()
+	s.conn.SetReadDeadline(s.lingerEnd)
+	s.deadlineMu.Unlock()
+	io.CopyN(io.Discard, s.conn.NetConn(), s.hub.limits.LingerBytes)
+}
+
 // refuseRead answers a failed read: an oversized message gets a close
-// naming the limit (gorilla has already sent 1009), anything else just ends.
+// naming the limit, anything else just ends.
 func (s *session) refuseRead(err error) {
-	if errors.Is(err, websocket.ErrReadLimit) {
+	if errors.Is(err, protocol.ErrTooLarge) {
 		s.hub.cfg.Metrics.Errors.WithLabelValues(protocol.CodeTooLarge).Inc()
 		s.closeWith(websocket.CloseMessageTooBig, protocol.CodeTooLarge, false)
 		return
@@ -484,13 +565,18 @@ func (s *session) write() {
 	for {
 		select {
 		case out := <-s.send:
-			if !s.writeFrame(out) || out.close {
+			if !s.writeFrame(out) {
 				s.conn.Close()
 				return
 			}
+			if out.close {
+				s.endWrites()
+				return
+			}
 		case <-s.done:
-			if !s.dropQueue.Load() {
-				s.drain()
+			if !s.dropQueue.Load() && s.flush() {
+				s.endWrites()
+				return
 			}
 			s.conn.Close()
 			return
@@ -503,18 +589,33 @@ func (s *session) write() {
 	}
 }
 
-// drain writes what was queued before the close, ending with the close frame.
-func (s *session) drain() {
+// flush writes what was queued before the close, ending with the close
+// frame, and reports whether the close frame was written.
+func (s *session) flush() bool {
 	for {
 		select {
 		case out := <-s.send:
-			if !s.writeFrame(out) || out.close {
-				return
+			if !s.writeFrame(out) {
+				return false
+			}
+			if out.close {
+				return true
 			}
 		default:
-			return
+			return false
 		}
 	}
+}
+
+// endWrites follows a written close frame: nothing more is sent, so the
+// TCP connection is half-closed, which lets a client that has read the
+// close frame close its side and end discardInput at once; and the linger
+// window starts.
+func (s *session) endWrites() {
+	if cw, ok := s.conn.NetConn().(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	s.startLinger()
 }
 
 func (s *session) writeFrame(out outgoing) bool {
