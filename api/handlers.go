@@ -87,32 +87,73 @@ func requestBase(c *gin.Context) string {
 	return scheme + "://" + c.Request.Host
 }
 
+// join answers POST /join. Link tokens and short codes are limited apart
+// because only codes can be guessed: a 128-bit token cannot, so a valid
+// link is never refused for its address, while a code (48.6 bits) is
+// checked only within its network's budget of failures.
 func (s *Server) join(c *gin.Context) {
-	addr := c.ClientIP()
-	if wait, blocked := s.failures.blocked(addr); blocked {
-		s.cfg.Metrics.Joins.WithLabelValues(CodeRateLimited).Inc()
-		s.fail(c, rateLimited(wait))
-		return
-	}
 	var req protocol.JoinRequest
 	if err := decode(c, &req); err != nil {
 		s.fail(c, err)
 		return
 	}
+	if req.Token != "" {
+		s.joinByLink(c, req)
+		return
+	}
+	s.joinByCode(c, req)
+}
+
+// joinByCode takes a failure from the client network's budget before the
+// lookup and gives it back unless the code was unknown: N concurrent wrong
+// codes get exactly as many answers as the budget has left.
+func (s *Server) joinByCode(c *gin.Context, req protocol.JoinRequest) {
+	slot, wait, ok := s.codeFailures.reserve(s.clientNet(c))
+	if !ok {
+		s.cfg.Metrics.Joins.WithLabelValues(CodeRateLimited).Inc()
+		s.fail(c, rateLimited(wait))
+		return
+	}
 	g, err := s.svc.Join(c.Request.Context(), req)
+	if unknownCredential(err) {
+		// Hold the answer: the nth wrong code waits longer, so guessing
+		// is slow long before it is refused.
+		holdAnswer(c, slot.failed())
+	} else {
+		slot.refund()
+	}
+	s.answerJoin(c, g, err)
+}
+
+// joinByLink looks the token up first and counts it only when unknown:
+// wrong links (cut off in an e-mail) slow down and then get 429, but
+// neither they nor wrong codes from the same network stop a valid one.
+func (s *Server) joinByLink(c *gin.Context, req protocol.JoinRequest) {
+	g, err := s.svc.Join(c.Request.Context(), req)
+	if unknownCredential(err) {
+		hold, wait, ok := s.linkFailures.record(s.clientNet(c))
+		if !ok {
+			s.cfg.Metrics.Joins.WithLabelValues(CodeRateLimited).Inc()
+			s.fail(c, rateLimited(wait))
+			return
+		}
+		holdAnswer(c, hold)
+	}
+	s.answerJoin(c, g, err)
+}
+
+func unknownCredential(err error) bool {
+	if err == nil {
+		return false
+	}
+	e, _ := asError(err)
+	return e == errUnknownCredential
+}
+
+func (s *Server) answerJoin(c *gin.Context, g joinGrant, err error) {
 	if err != nil {
 		e, _ := asError(err)
 		s.cfg.Metrics.Joins.WithLabelValues(e.Body.Code).Inc()
-		if e == errUnknownCredential {
-			// Hold the answer: the nth wrong code waits longer, so guessing
-			// is slow long before it is refused.
-			if d := s.failures.fail(addr); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-c.Request.Context().Done():
-				}
-			}
-		}
 		s.fail(c, err)
 		return
 	}
@@ -121,17 +162,17 @@ func (s *Server) join(c *gin.Context) {
 		SessionToken: g.token, ExpiresAt: g.expires.UTC(),
 		RoomID: g.room.ID, ParticipantID: g.participant.ID, Role: g.participant.Role,
 		Mode: g.room.Mode, Capacity: g.room.Capacity,
-		ICEServers:   s.iceServers(g.participant.ID, g.room.EndsAt),
+		ICEServers:   s.iceServers(g.room.ID, g.participant.ID, g.room.EndsAt),
 		WebSocketURL: s.wsURL(c),
 		WindowEndsAt: g.room.EndsAt.UTC(),
 	})
 }
 
-func (s *Server) iceServers(participant string, until time.Time) []protocol.ICEServer {
+func (s *Server) iceServers(room, participant string, until time.Time) []protocol.ICEServer {
 	if s.cfg.ICEServers == nil {
 		return []protocol.ICEServer{}
 	}
-	if list := s.cfg.ICEServers(participant, until); list != nil {
+	if list := s.cfg.ICEServers(room, participant, until); list != nil {
 		return list
 	}
 	return []protocol.ICEServer{}

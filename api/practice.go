@@ -194,29 +194,27 @@ type loginRequest struct {
 }
 
 // login checks a password's auth key. Wrong ones count per account
-// (practice: lockout) and per address, as wrong codes do.
+// (practice: lockout) and per client network, as wrong codes do: a failure
+// is taken before the check and given back when the password was right.
 func (s *Server) login(c *gin.Context) {
-	addr := c.ClientIP()
-	if wait, blocked := s.logins.blocked(addr); blocked {
-		s.fail(c, rateLimited(wait))
-		return
-	}
 	var req loginRequest
 	if err := decode(c, &req); err != nil {
 		s.fail(c, err)
 		return
 	}
+	slot, wait, ok := s.logins.reserve(s.clientNet(c))
+	if !ok {
+		s.fail(c, rateLimited(wait))
+		return
+	}
 	sess, err := s.cfg.Practice.Login(c.Request.Context(), req.Email, req.Auth, browserOf(c))
+	var locked *practice.LockedError
+	if errors.Is(err, practice.ErrBadLogin) || errors.As(err, &locked) {
+		holdAnswer(c, slot.failed())
+	} else {
+		slot.refund()
+	}
 	if err != nil {
-		var locked *practice.LockedError
-		if errors.Is(err, practice.ErrBadLogin) || errors.As(err, &locked) {
-			if d := s.logins.fail(addr); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-c.Request.Context().Done():
-				}
-			}
-		}
 		s.fail(c, err)
 		return
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -101,16 +100,16 @@ func (s *Server) deletePasskey(c *gin.Context) {
 }
 
 func (s *Server) passkeyLoginBegin(c *gin.Context) {
-	addr := c.ClientIP()
+	addr := s.clientNet(c)
 	if wait, blocked := s.logins.blocked(addr); blocked {
 		s.fail(c, rateLimited(wait))
 		return
 	}
-	if wait, blocked := s.ceremonies.blocked(addr); blocked {
+	// Every begin counts (it writes a ceremony) and is never given back.
+	if _, wait, ok := s.ceremonies.reserve(addr); !ok {
 		s.fail(c, rateLimited(wait))
 		return
 	}
-	s.ceremonies.fail(addr) // counts every begin; its delay is not applied
 	if c.Request.ContentLength != 0 {
 		if _, ok := decoded[struct{}](s, c); !ok {
 			return
@@ -121,27 +120,24 @@ func (s *Server) passkeyLoginBegin(c *gin.Context) {
 }
 
 // passkeyLoginFinish checks the assertion; a refused one counts against
-// the address and waits as a wrong password does.
+// the client network and waits as a wrong password does.
 func (s *Server) passkeyLoginFinish(c *gin.Context) {
-	addr := c.ClientIP()
-	if wait, blocked := s.logins.blocked(addr); blocked {
-		s.fail(c, rateLimited(wait))
-		return
-	}
 	req, ok := decoded[practice.PasskeyAssertion](s, c)
 	if !ok {
 		return
 	}
+	slot, wait, ok := s.logins.reserve(s.clientNet(c))
+	if !ok {
+		s.fail(c, rateLimited(wait))
+		return
+	}
 	sess, err := s.cfg.Practice.FinishLogin(c.Request.Context(), s.relyingParty(c), req, browserOf(c))
+	if errors.Is(err, practice.ErrPasskey) {
+		holdAnswer(c, slot.failed())
+	} else {
+		slot.refund()
+	}
 	if err != nil {
-		if errors.Is(err, practice.ErrPasskey) {
-			if d := s.logins.fail(addr); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-c.Request.Context().Done():
-				}
-			}
-		}
 		s.fail(c, passkeyError(err))
 		return
 	}

@@ -42,9 +42,9 @@ type Config struct {
 	Registry *prometheus.Registry
 	Metrics  *Metrics
 	// ICEServers returns the STUN and TURN servers handed to a joining
-	// participant, with credentials valid until the given instant (the end
-	// of the room's window). Nil hands out none.
-	ICEServers func(participantID string, until time.Time) []protocol.ICEServer
+	// participant of a room, with credentials valid until the given
+	// instant (the end of the room's window). Nil hands out none.
+	ICEServers func(roomID, participantID string, until time.Time) []protocol.ICEServer
 	// PublicURL, when set, is the base of the WebSocket URL handed out.
 	PublicURL string
 	// Web serves the browser app; nil serves nothing at /.
@@ -53,6 +53,10 @@ type Config struct {
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
 	// X-Forwarded-For names the client; empty trusts no header.
 	TrustedProxies []string
+	// LimitIPv6Prefix is the prefix length by which IPv6 clients share
+	// their failure limits (IPv4 clients are limited per address); 0 means
+	// DefaultIPv6Prefix.
+	LimitIPv6Prefix int
 	// Ready reports whether the server can take traffic (store reachable).
 	Ready func(ctx context.Context) error
 	// Practice serves the clinician workspace's routes; nil serves none.
@@ -61,11 +65,14 @@ type Config struct {
 
 // Server is the HTTP handler of Konsil.
 type Server struct {
-	cfg      Config
-	svc      *Service
-	engine   *gin.Engine
-	failures *failureLimiter
-	// logins limits wrong workspace passwords per address.
+	cfg    Config
+	svc    *Service
+	engine *gin.Engine
+	// codeFailures limits wrong short codes per client network; they are
+	// the guessable credential. linkFailures counts wrong link tokens on
+	// their own, so that mistyped codes never stop a valid link.
+	codeFailures, linkFailures *failureLimiter
+	// logins limits wrong workspace passwords per client network.
 	logins *failureLimiter
 	// ceremonies limits passkey logins begun per address: each writes a
 	// ceremony record before anyone is known.
@@ -89,11 +96,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(cfg.Registry)
 	}
+	if err := CheckIPv6Prefix(cfg.LimitIPv6Prefix); err != nil {
+		return nil, err
+	}
+	if cfg.LimitIPv6Prefix == 0 {
+		cfg.LimitIPv6Prefix = DefaultIPv6Prefix
+	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{
 		cfg: cfg, svc: cfg.Service, engine: gin.New(), log: cfg.Logger,
-		failures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
-		logins:   newFailureLimiter(cfg.JoinFailures, cfg.Now),
+		codeFailures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
+		linkFailures: newFailureLimiter(cfg.JoinFailures, cfg.Now),
+		logins:       newFailureLimiter(cfg.JoinFailures, cfg.Now),
 		// 30 at once, then one every 10 s: a login page left open and
 		// retried now and then never meets it.
 		ceremonies: newFailureLimiter(FailureLimits{Burst: 30, Refill: 10 * time.Second}, cfg.Now),
@@ -118,6 +132,27 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.routes()
 	return s, nil
+}
+
+// clientNet is where the request's client is limited: its address (from a
+// trusted proxy's X-Forwarded-For, else the connection), or its IPv6
+// network and site.
+func (s *Server) clientNet(c *gin.Context) clientNet {
+	return netOf(c.ClientIP(), s.cfg.LimitIPv6Prefix)
+}
+
+// holdAnswer waits d before a failure is answered, or until the client
+// goes away.
+func holdAnswer(c *gin.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.Request.Context().Done():
+	}
 }
 
 // ServeHTTP implements http.Handler.

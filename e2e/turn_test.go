@@ -1,10 +1,13 @@
 package e2e_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +23,8 @@ import (
 	"github.com/konsil/konsil/client"
 	"github.com/konsil/konsil/internal/testutil"
 	"github.com/konsil/konsil/protocol"
+	"github.com/konsil/konsil/server"
+	"github.com/konsil/konsil/store"
 	"github.com/konsil/konsil/turn"
 )
 
@@ -109,16 +114,16 @@ func TestTURNRefusesExpiredAndForgedCredentials(t *testing.T) {
 		t.Fatalf("join: HTTP %d", code)
 	}
 	ice := turnServer(t, join)
-	wantUser := strconv.FormatInt(join.WindowEndsAt.Add(turn.DefaultGrace).Unix(), 10) + ":" + join.ParticipantID
+	wantUser := strconv.FormatInt(join.WindowEndsAt.Add(turn.DefaultGrace).Unix(), 10) + ":" + join.RoomID + ":" + join.ParticipantID
 	if ice.Username != wantUser {
-		t.Errorf("TURN username %q, want %q (window end + grace : participant)", ice.Username, wantUser)
+		t.Errorf("TURN username %q, want %q (window end + grace : room : participant)", ice.Username, wantUser)
 	}
 	addr := turnAddr(t, ice, "udp")
 
 	if err := allocate(t, addr, ice.Username, ice.Credential); err != nil {
 		t.Fatalf("fresh credential refused: %v", err)
 	}
-	forgedExpiry := strconv.FormatInt(join.WindowEndsAt.Add(48*time.Hour).Unix(), 10) + ":" + join.ParticipantID
+	forgedExpiry := strconv.FormatInt(join.WindowEndsAt.Add(48*time.Hour).Unix(), 10) + ":" + join.RoomID + ":" + join.ParticipantID
 	if err := allocate(t, addr, forgedExpiry, ice.Credential); turnCode(err) != stun.CodeUnauthorized {
 		t.Errorf("forged expiry: %v, want 401 Unauthorized", err)
 	}
@@ -140,6 +145,117 @@ func TestTURNRefusesExpiredAndForgedCredentials(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// A guest's link is revoked while its relay runs: the room is deleted,
+// the guest is removed from it, or the room's window ends. Its TURN
+// credential still has until the window's end plus grace, but the
+// relay refuses the allocation's next Refresh and a new Allocate with 401
+// Unauthorized, ends the allocation, and /metrics counts the refusals as
+// revoked.
+func TestTURNRefusesRevokedCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		revoke func(t *testing.T, s *testutil.Server, st store.Store, room protocol.Room, join protocol.JoinResponse)
+	}{
+		{"room deleted", func(t *testing.T, s *testutil.Server, _ store.Store, room protocol.Room, _ protocol.JoinResponse) {
+			if code := s.Do(t, http.MethodDelete, "/api/v1/rooms/"+room.ID, s.TenantKey, nil, nil); code != http.StatusNoContent {
+				t.Fatalf("delete room: HTTP %d", code)
+			}
+		}},
+		{"participant removed", func(t *testing.T, _ *testutil.Server, st store.Store, room protocol.Room, join protocol.JoinResponse) {
+			// No API removes one participant; the store can, and the
+			// relay must follow it.
+			ctx := context.Background()
+			r, err := st.GetRoom(ctx, room.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Participants = slices.DeleteFunc(r.Participants, func(p store.Participant) bool { return p.ID == join.ParticipantID })
+			if err := st.DeleteRoom(ctx, room.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateRoom(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"window ended", func(_ *testing.T, s *testutil.Server, _ store.Store, _ protocol.Room, join protocol.JoinResponse) {
+			s.Clock.Set(join.WindowEndsAt) // the credential runs 15 minutes more
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.OpenBolt(filepath.Join(t.TempDir(), "konsil.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := testutil.StartServer(t, testutil.WithTURN(), func(c *server.Config) { c.Store = st })
+			room := s.CreateRoom(t, 2, "host", "guest")
+			var join protocol.JoinResponse
+			if code := s.Do(t, "POST", "/api/v1/join", "", protocol.JoinRequest{Token: room.Participants[1].Token}, &join); code != http.StatusOK {
+				t.Fatalf("join: HTTP %d", code)
+			}
+			ice := turnServer(t, join)
+			addr := turnAddr(t, ice, "udp")
+			c := dialTURN(t, addr, ice.Username, ice.Credential)
+			if _, err := c.Allocate(); err != nil {
+				t.Fatalf("allocate: %v", err)
+			}
+			if code := refresh(t, c, ice); code != 0 {
+				t.Fatalf("refresh before the revocation: error %d", code)
+			}
+
+			tc.revoke(t, s, st, room, join)
+			if code := refresh(t, c, ice); code != stun.CodeUnauthorized {
+				t.Errorf("refresh after the revocation: %d, want 401 Unauthorized", code)
+			}
+			if err := allocate(t, addr, ice.Username, ice.Credential); turnCode(err) != stun.CodeUnauthorized {
+				t.Errorf("new allocation after the revocation: %v, want 401 Unauthorized", err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for s.TURN().Allocations() > 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := s.TURN().Allocations(); n != 0 {
+				t.Errorf("%d allocations still alive after the revocation", n)
+			}
+			if want := `konsil_turn_refusals_total{reason="revoked"} 2`; !strings.Contains(scrape(t, s), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		})
+	}
+}
+
+// dialTURN is a pion TURN client over UDP to addr, closed when the test
+// ends.
+func dialTURN(t *testing.T, addr, user, pass string) *pturn.Client {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c, err := pturn.NewClient(&pturn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: user, Password: pass, RTO: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// refresh sends a Refresh for c's allocation with ice's credential.
+func refresh(t *testing.T, c *pturn.Client, ice protocol.ICEServer) stun.ErrorCode {
+	t.Helper()
+	code, err := testutil.TURNRefresh(c, ice.Username, ice.Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
 }
 
 // A conference participant whose network allows only the relay joins

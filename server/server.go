@@ -46,7 +46,9 @@ type Config struct {
 	// its URLs with a credential valid until the room window ends. konsil
 	// serve sets it unless --turn=false; the zero Config runs none, so
 	// tools and tests never bind port 3478 (testutil.WithTURN starts one
-	// on free ports). Now, Logger and the registry are the server's.
+	// on free ports). Now, Logger and the registry are the server's;
+	// Revoked asks the store whether a credential's room and participant
+	// still hold.
 	TURN *turn.Config
 	// ExternalTURN hands out credentials for a TURN server run elsewhere
 	// (coturn with use-auth-secret) when TURN is nil.
@@ -67,6 +69,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Store replaces the bbolt store (tests, Redis); DataDir is then unused.
 	Store store.Store
+	// LimitIPv6Prefix groups IPv6 clients for the failure limits (0: /64).
+	LimitIPv6Prefix int
 	// KeyFile holds the server secrets (package keyring); empty means
 	// konsil.keys beside konsil.db in DataDir. Keys, when set, replace
 	// it; with neither a DataDir nor a KeyFile nor Keys the secrets are
@@ -118,6 +122,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = 48 * time.Hour
+	}
+	// Checked before the store opens: a first start creates keys that are
+	// shown only if New succeeds.
+	if err := api.CheckIPv6Prefix(cfg.LimitIPv6Prefix); err != nil {
+		return nil, err
 	}
 	st := cfg.Store
 	if st == nil {
@@ -222,17 +231,6 @@ func (s *Server) build(ctx context.Context) error {
 	cfg := s.cfg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if cfg.TURN != nil {
-		tc := *cfg.TURN
-		tc.Now, tc.Logger, tc.Registry = cfg.Now, cfg.Logger.With("component", "turn"), reg
-		if tc.Secret == "" {
-			tc.Secret = string(s.keys.Current(keyring.TURNSecret))
-		}
-		var err error
-		if s.turn, err = turn.New(tc); err != nil {
-			return err
-		}
-	}
 	if err := s.startSFU(); err != nil {
 		return err
 	}
@@ -246,6 +244,9 @@ func (s *Server) build(ctx context.Context) error {
 		Keys:      s.keys,
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.startTURN(reg, svc); err != nil {
 		return err
 	}
 	hub = signaling.New(signaling.Config{
@@ -281,6 +282,7 @@ func (s *Server) build(ctx context.Context) error {
 		ICEServers: s.iceServers,
 		PublicURL:  cfg.PublicURL, Web: web.Handler(),
 		JoinFailures: cfg.JoinFailures, TrustedProxies: cfg.TrustedProxies,
+		LimitIPv6Prefix: cfg.LimitIPv6Prefix,
 		Ready: func(ctx context.Context) error {
 			_, err := s.store.ListAPIKeys(ctx, "")
 			return err
@@ -299,6 +301,26 @@ func (s *Server) build(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	return nil
+}
+
+// startTURN starts the embedded relay, when configured. It asks svc on
+// every authenticated request whether the credential's room and
+// participant still hold, so a deleted room's links stop relaying.
+func (s *Server) startTURN(reg prometheus.Registerer, svc *api.Service) error {
+	if s.cfg.TURN == nil {
+		return nil
+	}
+	tc := *s.cfg.TURN
+	tc.Now, tc.Logger, tc.Registry = s.cfg.Now, s.cfg.Logger.With("component", "turn"), reg
+	if tc.Secret == "" {
+		tc.Secret = string(s.keys.Current(keyring.TURNSecret))
+	}
+	tc.Revoked = func(ctx context.Context, h turn.Holder) (bool, error) {
+		return svc.RelayRevoked(ctx, h.Room, h.Participant)
+	}
+	var err error
+	s.turn, err = turn.New(tc)
+	return err
 }
 
 // buildPractice builds the clinician workspace and, while the default
@@ -374,13 +396,14 @@ func (r sfuRouter) Join(room, participant string, send func(protocol.Message)) (
 // iceServers are the STUN and TURN servers a joining participant gets:
 // the configured ones, then the embedded relay's or the external TURN
 // server's with a credential that ends with the room window (plus grace).
-func (s *Server) iceServers(participant string, until time.Time) []protocol.ICEServer {
+func (s *Server) iceServers(room, participant string, until time.Time) []protocol.ICEServer {
 	list := slices.Clone(s.cfg.ICEServers)
+	h := turn.Holder{Room: room, Participant: participant}
 	switch {
 	case s.turn != nil:
-		list = append(list, s.turn.ICEServers(participant, until)...)
+		list = append(list, s.turn.ICEServers(h, until)...)
 	case s.cfg.ExternalTURN != nil:
-		list = append(list, s.cfg.ExternalTURN.ICEServers(participant, until)...)
+		list = append(list, s.cfg.ExternalTURN.ICEServers(h, until)...)
 	}
 	return list
 }

@@ -141,8 +141,8 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	relay := startBenchRelay(b, secret)
 	creds := turn.Credentials{Secret: []byte(secret)}
 	until := time.Now().Add(time.Hour)
-	ua, pa := creds.Issue("sender", until)
-	ub, pb := creds.Issue("receiver", until)
+	ua, pa := creds.Issue(turn.Holder{Room: "r", Participant: "sender"}, until)
+	ub, pb := creds.Issue(turn.Holder{Room: "r", Participant: "receiver"}, until)
 	sender := benchClient(b, relay.addr, ua, pa)
 	receiver := benchClient(b, relay.addr, ub, pb)
 	from, to := sender.allocate(b), receiver.allocate(b)

@@ -17,8 +17,10 @@ import (
 // 401 Unauthorized (STUN has no field for why); these name the reason in
 // logs and in konsil_turn_refusals_total.
 var (
-	// ErrCredentialMalformed: the username is not "expiry:participant".
-	ErrCredentialMalformed = errors.New("turn: credential is not expiry:participant")
+	// ErrCredentialMalformed: the username is not
+	// "expiry:room:participant" (an older "expiry:participant" one too:
+	// without the room it cannot be checked for revocation).
+	ErrCredentialMalformed = errors.New("turn: credential is not expiry:room:participant")
 	// ErrCredentialExpired: the expiry in the username has passed.
 	ErrCredentialExpired = errors.New("turn: credential expired")
 	// ErrCredentialForged: the password is not the HMAC of the username
@@ -26,8 +28,8 @@ var (
 	ErrCredentialForged = errors.New("turn: credential not issued by this server")
 )
 
-// maxUsername bounds what we parse: a Unix time, a colon and a
-// participant id fit in far less.
+// maxUsername bounds what we parse: a Unix time and a room and a
+// participant id (16 characters each), with two colons, fit in far less.
 const maxUsername = 128
 
 // DefaultGrace is how long a credential outlives the room's window: long
@@ -37,24 +39,39 @@ const DefaultGrace = 15 * time.Minute
 
 // Credentials issues and checks time-limited TURN REST credentials
 // (draft-uberti-behave-turn-rest-00 §2.2, coturn's use-auth-secret):
-// username "expiry:participant" with expiry in Unix seconds, password
-// base64(HMAC-SHA1(secret, username)). The server keeps no list of them:
-// anyone holding the secret can check one, which is what lets coturn
-// stand in for the embedded relay.
+// username "expiry:room:participant" with expiry in Unix seconds,
+// password base64(HMAC-SHA1(secret, username)). The server keeps no list
+// of them: anyone holding the secret can check one, which is what lets
+// coturn stand in for the embedded relay (coturn reads only the expiry
+// before the first colon). The room and participant let the embedded
+// relay ask whether the credential still holds (Config.Revoked).
 type Credentials struct {
 	Secret []byte
 	// Grace is added to the room's window end; DefaultGrace when zero.
 	Grace time.Duration
 }
 
-// Issue returns a username and password valid until the end of the room
-// window plus the grace period.
-func (c Credentials) Issue(participant string, until time.Time) (username, password string) {
+// Holder is whom a credential is issued to: a participant of a room.
+// Ids hold no colon (they are base64url).
+type Holder struct {
+	Room, Participant string
+}
+
+// Claim is what a credential's username says: its holder and when it
+// expires.
+type Claim struct {
+	Holder
+	Expiry time.Time
+}
+
+// Issue returns a username and password for h valid until the end of the
+// room window plus the grace period.
+func (c Credentials) Issue(h Holder, until time.Time) (username, password string) {
 	grace := c.Grace
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	username = strconv.FormatInt(until.Add(grace).Unix(), 10) + ":" + participant
+	username = strconv.FormatInt(until.Add(grace).Unix(), 10) + ":" + h.Room + ":" + h.Participant
 	return username, c.Password(username)
 }
 
@@ -65,38 +82,40 @@ func (c Credentials) Password(username string) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// Check returns the participant and expiry of a credential, or the error
-// that refuses it. The TURN server itself compares keys, not passwords
-// (RFC 8489 §9.2), and calls only ParseUsername and the clock; Check is
-// the whole rule in one place for callers and tests.
-func (c Credentials) Check(username, password string, now time.Time) (participant string, expiry time.Time, err error) {
-	participant, expiry, err = ParseUsername(username)
+// Check returns the claim of a credential, or the error that refuses it.
+// The TURN server itself compares keys, not passwords (RFC 8489 §9.2),
+// and calls only ParseUsername, the clock and Config.Revoked; Check is
+// the stateless part of the rule in one place for callers and tests.
+func (c Credentials) Check(username, password string, now time.Time) (Claim, error) {
+	claim, err := ParseUsername(username)
 	if err != nil {
-		return "", time.Time{}, err
+		return Claim{}, err
 	}
 	if !hmac.Equal([]byte(password), []byte(c.Password(username))) {
-		return "", time.Time{}, ErrCredentialForged
+		return Claim{}, ErrCredentialForged
 	}
-	if !now.Before(expiry) {
-		return "", time.Time{}, fmt.Errorf("%w at %s", ErrCredentialExpired, expiry.UTC().Format(time.RFC3339))
+	if !now.Before(claim.Expiry) {
+		return Claim{}, fmt.Errorf("%w at %s", ErrCredentialExpired, claim.Expiry.UTC().Format(time.RFC3339))
 	}
-	return participant, expiry, nil
+	return claim, nil
 }
 
-// ParseUsername splits "expiry:participant".
-func ParseUsername(username string) (participant string, expiry time.Time, err error) {
+// ParseUsername splits "expiry:room:participant".
+func ParseUsername(username string) (Claim, error) {
 	if len(username) > maxUsername {
-		return "", time.Time{}, ErrCredentialMalformed
+		return Claim{}, ErrCredentialMalformed
 	}
-	ts, participant, ok := strings.Cut(username, ":")
-	if !ok || participant == "" || ts == "" || ts[0] == '-' || ts[0] == '+' {
-		return "", time.Time{}, ErrCredentialMalformed
+	ts, rest, _ := strings.Cut(username, ":")
+	room, participant, ok := strings.Cut(rest, ":")
+	if !ok || room == "" || participant == "" || strings.Contains(participant, ":") ||
+		ts == "" || ts[0] == '-' || ts[0] == '+' {
+		return Claim{}, ErrCredentialMalformed
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return "", time.Time{}, ErrCredentialMalformed
+		return Claim{}, ErrCredentialMalformed
 	}
-	return participant, time.Unix(sec, 0), nil
+	return Claim{Holder: Holder{Room: room, Participant: participant}, Expiry: time.Unix(sec, 0)}, nil
 }
 
 // External hands out credentials for a TURN server Konsil does not run,
@@ -111,11 +130,13 @@ type External struct {
 	Grace  time.Duration
 }
 
-// ICEServers returns the external servers with a fresh credential.
-func (e External) ICEServers(participant string, until time.Time) []protocol.ICEServer {
+// ICEServers returns the external servers with a fresh credential for h.
+// The external server checks only the expiry and the password: it cannot
+// know that a room was deleted (see docs/SECURITY.md).
+func (e External) ICEServers(h Holder, until time.Time) []protocol.ICEServer {
 	if len(e.URLs) == 0 {
 		return nil
 	}
-	user, pass := Credentials{Secret: []byte(e.Secret), Grace: e.Grace}.Issue(participant, until)
+	user, pass := Credentials{Secret: []byte(e.Secret), Grace: e.Grace}.Issue(h, until)
 	return []protocol.ICEServer{{URLs: append([]string(nil), e.URLs...), Username: user, Credential: pass}}
 }

@@ -77,10 +77,15 @@ func startRelay(t testing.TB, edit func(*turn.Config)) *relay {
 	return r
 }
 
-// credential issues a credential for participant valid for an hour
-// (plus grace) on the relay's clock.
+// credential issues a credential for participant of room "r" valid for
+// an hour (plus grace) on the relay's clock.
 func (r *relay) credential(participant string) (string, string) {
-	return r.Credentials().Issue(participant, r.clock.Now().Add(time.Hour))
+	return r.Credentials().Issue(holder(participant), r.clock.Now().Add(time.Hour))
+}
+
+// holder is participant in room "r".
+func holder(participant string) turn.Holder {
+	return turn.Holder{Room: "r", Participant: participant}
 }
 
 func (r *relay) counter(name string, labels ...string) float64 {

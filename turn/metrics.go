@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"transport"}),
 		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "konsil_turn_refusals_total",
-			Help: "TURN requests and relayed packets refused, by reason (expired, malformed, bad_credential, quota, peer_denied, own_address, own_port, unsupported).",
+			Help: "TURN requests and relayed packets refused, by reason (expired, malformed, bad_credential, revoked, quota, peer_denied, own_address, own_port, unsupported).",
 		}, []string{"reason"}),
 		RelayedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "konsil_turn_relayed_bytes_total", Help: "Payload bytes relayed, by direction (to_peer, from_peer).",
@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.Allocations, m.AllocationsTotal, m.Refusals, m.RelayedBytes)
 	m.toPeer = m.RelayedBytes.WithLabelValues("to_peer")
 	m.fromPeer = m.RelayedBytes.WithLabelValues("from_peer")
-	for _, r := range []string{reasonExpired, reasonMalformed, reasonBadCredential, reasonQuota,
+	for _, r := range []string{reasonExpired, reasonMalformed, reasonBadCredential, reasonRevoked, reasonQuota,
 		reasonPeerDenied, reasonOwnAddress, reasonOwnPort, reasonUnsupported} {
 		m.Refusals.WithLabelValues(r)
 	}

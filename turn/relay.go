@@ -21,8 +21,8 @@ var (
 
 // relays hands out the relay sockets of allocations (pion's
 // RelayAddressGenerator) and keeps them: by participant for the quota
-// and EndParticipant, with their expiry for EndExpired, by port for the
-// own-address guard. State is guarded by mu; a relay removes itself when
+// and EndParticipant, with their holder and expiry for EndRevoked and
+// EndExpired, by port for the own-address guard. State is guarded by mu; a relay removes itself when
 // pion (or we) close it.
 type relays struct {
 	bind       netip.Addr // local address relay sockets bind to
@@ -54,7 +54,7 @@ func (r *relays) Validate() error { return nil }
 
 // AllocatePacketConn opens the UDP relay socket of a new allocation.
 // userID is the whole TURN username (our AuthHandler returns it), so the
-// relay knows its participant and expiry.
+// relay knows its holder and expiry.
 func (r *relays) AllocatePacketConn(conf pturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
 	if conf.Network != "udp4" || conf.RequestedPort != 0 {
 		// EVEN-PORT and RESERVATION-TOKEN serve RTP/RTCP on adjacent
@@ -62,11 +62,11 @@ func (r *relays) AllocatePacketConn(conf pturn.AllocateListenerConfig) (net.Pack
 		r.metrics.refuse(reasonUnsupported)
 		return nil, nil, errUnsupported
 	}
-	participant, expiry, err := ParseUsername(conf.UserID)
+	claim, err := ParseUsername(conf.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !r.underQuota(participant) {
+	if !r.underQuota(claim.Participant) {
 		r.metrics.refuse(reasonQuota)
 		return nil, nil, errQuota
 	}
@@ -75,7 +75,7 @@ func (r *relays) AllocatePacketConn(conf pturn.AllocateListenerConfig) (net.Pack
 		return nil, nil, err
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
-	c := &relayConn{UDPConn: conn, r: r, participant: participant, expiry: expiry, port: port}
+	c := &relayConn{UDPConn: conn, r: r, holder: claim.Holder, expiry: claim.Expiry, port: port}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -84,7 +84,7 @@ func (r *relays) AllocatePacketConn(conf pturn.AllocateListenerConfig) (net.Pack
 	}
 	r.live[c] = struct{}{}
 	r.ports[port] = true
-	r.byUser[participant]++
+	r.byUser[claim.Participant]++
 	r.wg.Add(1)
 	r.mu.Unlock()
 	return c, &net.UDPAddr{IP: r.public, Port: port}, nil
@@ -135,8 +135,8 @@ func (r *relays) remove(c *relayConn) {
 	}
 	delete(r.live, c)
 	delete(r.ports, c.port)
-	if r.byUser[c.participant]--; r.byUser[c.participant] <= 0 {
-		delete(r.byUser, c.participant)
+	if r.byUser[c.holder.Participant]--; r.byUser[c.holder.Participant] <= 0 {
+		delete(r.byUser, c.holder.Participant)
 	}
 	r.wg.Done()
 }
@@ -173,6 +173,21 @@ func (r *relays) closeAll() {
 	r.end(func(*relayConn) bool { return true })
 }
 
+// holders lists the holders of live relays, each once.
+func (r *relays) holders() []Holder {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[Holder]bool{}
+	var out []Holder
+	for c := range r.live {
+		if !seen[c.holder] {
+			seen[c.holder] = true
+			out = append(out, c.holder)
+		}
+	}
+	return out
+}
+
 func (r *relays) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -183,12 +198,12 @@ func (r *relays) count() int {
 // and keeps writes to our own addresses on live relay ports.
 type relayConn struct {
 	*net.UDPConn
-	r           *relays
-	participant string
-	expiry      time.Time
-	port        int
-	once        sync.Once
-	closeErr    error
+	r        *relays
+	holder   Holder
+	expiry   time.Time
+	port     int
+	once     sync.Once
+	closeErr error
 }
 
 // ReadFrom counts what peers send to the relay.

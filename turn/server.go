@@ -3,12 +3,15 @@
 // TURN over UDP and TCP and TURN over TLS, with time-limited TURN REST
 // credentials that need no state and that coturn understands too. It
 // refuses to relay into the server's own network, limits allocations per
-// participant and ends them when their credential ends. It also opens the
-// SFU's two media ports (MediaMux). It knows nothing of rooms or HTTP: the
-// API asks it for ICE servers with a participant and a window end.
+// participant and ends them when their credential ends or is revoked. It
+// also opens the SFU's two media ports (MediaMux). It knows nothing of
+// rooms or HTTP: the API asks it for ICE servers with a room, a
+// participant and a window end, and it asks back through Config.Revoked
+// whether that room and participant still hold.
 package turn
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
@@ -37,6 +40,10 @@ const (
 	DefaultMaxStreamConns   = 4096
 	realm                   = "konsil"
 	allocationLifetimeLimit = 10 * time.Minute
+	// revocationTimeout bounds one Config.Revoked call. pion handles all
+	// UDP requests in one goroutine, so a slow store would stall every
+	// UDP client's requests behind it.
+	revocationTimeout = time.Second
 )
 
 // Refusal reasons of credentials and quota (see policy.go for peers).
@@ -46,6 +53,7 @@ const (
 	reasonBadCredential = "bad_credential"
 	reasonQuota         = "quota"
 	reasonUnsupported   = "unsupported"
+	reasonRevoked       = "revoked" // room deleted or closed, participant removed, or the check failed
 )
 
 // Config of the embedded relay. Addresses take port 0 for a free port
@@ -82,8 +90,19 @@ type Config struct {
 	// (DefaultGrace when zero).
 	Grace time.Duration
 	// SweepInterval is how often allocations past their credential's
-	// expiry are ended (DefaultSweepInterval when zero).
+	// expiry, or with a revoked one, are ended (DefaultSweepInterval when
+	// zero).
 	SweepInterval time.Duration
+	// Revoked reports whether a credential's holder may no longer relay:
+	// its room was deleted or its window is not open, or the participant
+	// is no longer in it. The relay asks on every authenticated request
+	// (pion calls the AuthHandler for Allocate, Refresh, CreatePermission
+	// and ChannelBind alike), and its sweeper asks for every live
+	// allocation; a revoked holder's allocations are ended. An error
+	// refuses the request (fail closed) but ends no allocation. nil: only
+	// expiry counts. It must answer quickly: UDP requests wait behind it
+	// (a context ends it after a second).
+	Revoked func(ctx context.Context, h Holder) (bool, error)
 	// Now is the clock credentials expire by; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -108,7 +127,9 @@ type Server struct {
 	stunURLs []string
 	turnURLs []string
 
-	stop      chan struct{}
+	// ctx ends with Close: the sweeper and its revocation checks.
+	ctx       context.Context
+	cancel    context.CancelFunc
 	sweeper   sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -125,13 +146,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, stop: make(chan struct{}),
+		cfg: cfg, log: cfg.Logger,
 		creds:   Credentials{Secret: []byte(cfg.Secret), Grace: cfg.Grace},
 		metrics: NewMetrics(cfg.Registry),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	policy := newPeerPolicy(cfg.AllowPeers, cfg.PublicIP, append(hostAddrs(), cfg.RelayIP, cfg.PublicIP))
 	s.relays = newRelays(cfg.RelayIP, net.IP(cfg.PublicIP.AsSlice()), cfg.MinPort, cfg.MaxPort, cfg.MaxPerUser, policy, s.metrics)
 	if err := s.listen(); err != nil {
+		s.cancel()
 		s.closeListeners()
 		return nil, err
 	}
@@ -166,6 +189,7 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	if s.pion, err = pturn.NewServer(pc); err != nil {
+		s.cancel()
 		s.closeListeners()
 		return nil, fmt.Errorf("turn: %w", err)
 	}
@@ -315,24 +339,66 @@ func (s *Server) streamListeners() []net.Listener {
 	return out
 }
 
-// auth is pion's AuthHandler: it checks the form and expiry of the
-// username and returns the key of the password the username must have;
-// pion then checks the request's MESSAGE-INTEGRITY against that key, and
-// a forged password fails there (counted in events). The whole username
-// is returned as the user id, so relays know participant and expiry.
+// auth is pion's AuthHandler, called for every authenticated request
+// (Allocate, Refresh, CreatePermission, ChannelBind): it checks the form
+// and expiry of the username and that its holder was not revoked, and
+// returns the key of the password the username must have; pion then
+// checks the request's MESSAGE-INTEGRITY against that key, and a forged
+// password fails there (counted in events). The whole username is
+// returned as the user id, so relays know holder and expiry.
+//
+// pion asks before it checks the password, so a forged username costs a
+// revocation check too: one keyed store read, after the cheap checks.
 func (s *Server) auth(ra *pturn.RequestAttributes) (string, []byte, bool) {
-	_, expiry, err := ParseUsername(ra.Username)
+	claim, err := ParseUsername(ra.Username)
 	if err != nil {
 		s.metrics.refuse(reasonMalformed)
 		s.log.Debug("turn: credential refused", "reason", reasonMalformed)
 		return "", nil, false
 	}
-	if !s.cfg.Now().Before(expiry) {
+	if !s.cfg.Now().Before(claim.Expiry) {
 		s.metrics.refuse(reasonExpired)
-		s.log.Debug("turn: credential refused", "reason", reasonExpired, "expired_at", expiry.UTC())
+		s.log.Debug("turn: credential refused", "reason", reasonExpired, "expired_at", claim.Expiry.UTC())
+		return "", nil, false
+	}
+	if s.refuseRevoked(claim.Holder) {
 		return "", nil, false
 	}
 	return ra.Username, pturn.GenerateAuthKey(ra.Username, ra.Realm, s.creds.Password(ra.Username)), true
+}
+
+// refuseRevoked asks Config.Revoked about h and reports whether to refuse
+// its request: revoked, or the check failed (a relay that cannot tell
+// must not relay). A revoked holder's live allocations end at once: pion
+// relays over them without asking again until their lifetime ends.
+func (s *Server) refuseRevoked(h Holder) bool {
+	if s.cfg.Revoked == nil {
+		return false
+	}
+	revoked, err := s.checkRevoked(s.ctx, h)
+	switch {
+	case err != nil:
+		s.metrics.refuse(reasonRevoked)
+		s.log.Warn("turn: revocation check failed, request refused", "err", err)
+		return true
+	case revoked:
+		s.metrics.refuse(reasonRevoked)
+		n := s.relays.end(func(c *relayConn) bool { return c.holder == h })
+		s.log.Debug("turn: credential refused", "reason", reasonRevoked,
+			"room", h.Room, "participant", h.Participant, "allocations_ended", n)
+		return true
+	}
+	return false
+}
+
+func (s *Server) checkRevoked(ctx context.Context, h Holder) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, revocationTimeout)
+	defer cancel()
+	revoked, err := s.cfg.Revoked(ctx, h)
+	if err != nil {
+		return false, fmt.Errorf("turn: revocation check: %w", err)
+	}
+	return revoked, nil
 }
 
 // quota is pion's QuotaHandler: it answers 486 Allocation Quota Reached
@@ -340,8 +406,8 @@ func (s *Server) auth(ra *pturn.RequestAttributes) (string, []byte, bool) {
 // per TURN URL and network interface, and more across ICE restarts while
 // old ones run out.
 func (s *Server) quota(userID, _ string, _ net.Addr) bool {
-	participant, _, err := ParseUsername(userID)
-	if err != nil || !s.relays.underQuota(participant) {
+	claim, err := ParseUsername(userID)
+	if err != nil || !s.relays.underQuota(claim.Participant) {
 		s.metrics.refuse(reasonQuota)
 		s.log.Debug("turn: allocation refused", "reason", reasonQuota)
 		return false
@@ -384,13 +450,14 @@ func (s *Server) transportOf(local net.Addr) string {
 }
 
 // ICEServers returns the servers a participant gets on join: STUN, and
-// TURN with a credential valid until the window ends plus the grace.
-func (s *Server) ICEServers(participant string, until time.Time) []protocol.ICEServer {
+// TURN with a credential for h valid until the window ends plus the
+// grace, or until Config.Revoked says otherwise.
+func (s *Server) ICEServers(h Holder, until time.Time) []protocol.ICEServer {
 	var out []protocol.ICEServer
 	if len(s.stunURLs) > 0 {
 		out = append(out, protocol.ICEServer{URLs: append([]string(nil), s.stunURLs...)})
 	}
-	user, pass := s.creds.Issue(participant, until)
+	user, pass := s.creds.Issue(h, until)
 	return append(out, protocol.ICEServer{URLs: append([]string(nil), s.turnURLs...), Username: user, Credential: pass})
 }
 
@@ -410,7 +477,7 @@ func (s *Server) Allocations() int { return s.relays.count() }
 // participant who left or was removed from the room. It returns how many
 // ended.
 func (s *Server) EndParticipant(participant string) int {
-	return s.relays.end(func(c *relayConn) bool { return c.participant == participant })
+	return s.relays.end(func(c *relayConn) bool { return c.holder.Participant == participant })
 }
 
 // EndExpired ends the allocations whose credential has expired. pion
@@ -426,16 +493,49 @@ func (s *Server) EndExpired() int {
 	return n
 }
 
+// EndRevoked ends the allocations whose holder Config.Revoked says was
+// revoked: the room was deleted or closed, or the participant removed.
+// The relay refuses such a credential's next request, but pion grants
+// lifetimes of up to an hour and relays without asking until then; this
+// ends them within a sweep interval, whether or not the holder ever asks
+// again. A holder whose check fails keeps its allocations until a check
+// succeeds. It returns how many ended.
+func (s *Server) EndRevoked(ctx context.Context) int {
+	if s.cfg.Revoked == nil {
+		return 0
+	}
+	gone := map[Holder]bool{}
+	for _, h := range s.relays.holders() {
+		revoked, err := s.checkRevoked(ctx, h)
+		if err != nil {
+			s.log.Warn("turn: revocation check failed, allocations kept", "err", err)
+			continue
+		}
+		if revoked {
+			gone[h] = true
+		}
+	}
+	if len(gone) == 0 {
+		return 0
+	}
+	n := s.relays.end(func(c *relayConn) bool { return gone[c.holder] })
+	if n > 0 {
+		s.log.Info("turn allocations of revoked credentials ended", "allocations", n)
+	}
+	return n
+}
+
 func (s *Server) sweep() {
 	defer s.sweeper.Done()
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-s.ctx.Done():
 			return
 		case <-t.C:
 			s.EndExpired()
+			s.EndRevoked(s.ctx)
 		}
 	}
 }
@@ -444,7 +544,7 @@ func (s *Server) sweep() {
 // allocation. It waits (up to five seconds) until all are closed.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.stop)
+		s.cancel()
 		s.sweeper.Wait()
 		s.closeErr = s.pion.Close()
 		s.closeListeners()

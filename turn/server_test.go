@@ -75,7 +75,7 @@ func echo(t *testing.T, relayConn, peer net.PacketConn) {
 func TestCredentialRefusals(t *testing.T) {
 	r := startRelay(t, nil)
 	until := r.clock.Now().Add(time.Hour)
-	user, pass := r.Credentials().Issue("guest", until)
+	user, pass := r.Credentials().Issue(holder("guest"), until)
 
 	c := dialTURN(t, r, "udp", user, pass)
 	c.allocate(t)
@@ -89,13 +89,13 @@ func TestCredentialRefusals(t *testing.T) {
 		t.Error("expired refusal not counted")
 	}
 
-	later := strconv.FormatInt(r.clock.Now().Add(time.Hour).Unix(), 10) + ":guest"
+	later := strconv.FormatInt(r.clock.Now().Add(time.Hour).Unix(), 10) + ":r:guest"
 	_, err = dialTURN(t, r, "tcp", later, pass).Allocate()
 	if turnCode(err) != 401 {
 		t.Errorf("expiry edited, old password: %v, want 401", err)
 	}
 	other := turn.Credentials{Secret: []byte("someone else's")}
-	u2, p2 := other.Issue("guest", r.clock.Now().Add(time.Hour))
+	u2, p2 := other.Issue(holder("guest"), r.clock.Now().Add(time.Hour))
 	_, err = dialTURN(t, r, "udp", u2, p2).Allocate()
 	if turnCode(err) != 401 {
 		t.Errorf("other secret: %v, want 401", err)
@@ -169,7 +169,7 @@ func TestAllocationsEndWithParticipantAndWindow(t *testing.T) {
 	peer := newPeer(t)
 	uh, ph := r.credential("host")
 	host := dialTURN(t, r, "udp", uh, ph).allocate(t)
-	ug, pg := r.Credentials().Issue("guest", r.clock.Now().Add(2*time.Hour))
+	ug, pg := r.Credentials().Issue(holder("guest"), r.clock.Now().Add(2*time.Hour))
 	guest := dialTURN(t, r, "tcp", ug, pg).allocate(t)
 	if n := r.Allocations(); n != 2 {
 		t.Fatalf("%d allocations, want 2", n)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/server"
 	"github.com/konsil/konsil/turn"
@@ -81,6 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	public := f.String("public-url", "", "public base URL of links, e.g. https://video.example.org (default: the request's host)")
 	stun := f.String("stun-urls", "", "comma-separated STUN/TURN URLs handed to clients, e.g. stun:stun.example.org:3478")
 	proxies := f.String("trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	v6Prefix := f.Int("limit-ipv6-prefix", api.DefaultIPv6Prefix, "prefix length by which IPv6 clients share the limits on wrong codes and passwords (IPv4: per address)")
 	logLevel := f.String("log-level", "info", "log level: debug, info, warn, error")
 	retention := f.Duration("retention", 48*time.Hour, "how long room metadata is kept after its window ends")
 	sessionTTL := f.Duration("session-ttl", 10*time.Minute, "how long a session token from /join may be used to connect")
@@ -121,7 +123,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: *data, KeyFile: *keyFile, Getenv: os.Getenv, PublicURL: *public, ICEServers: iceServers(*stun),
-		Retention: *retention, SessionTTL: *sessionTTL, Logger: log,
+		Retention: *retention, SessionTTL: *sessionTTL, Logger: log, LimitIPv6Prefix: *v6Prefix,
 		TrustedProxies: splitList(*proxies),
 		TURN:           turnCfg, ExternalTURN: external, SFUMedia: tf.media(),
 	})

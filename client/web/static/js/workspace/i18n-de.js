@@ -40,7 +40,7 @@ export default {
   'setup.name': 'Ihr Name',
   'setup.email': 'E-Mail-Adresse',
   'setup.password': 'Passwort',
-  'setup.passwordHint': 'Mindestens 10 Zeichen. Ohne dieses Passwort lassen sich die Patientendaten nicht öffnen: Die Praxis kann es nicht zurücksetzen.',
+  'setup.passwordHint': 'Mindestens 12 Zeichen. Ohne dieses Passwort lassen sich die Patientendaten nicht öffnen: Die Praxis kann es nicht zurücksetzen.',
   'setup.password2': 'Passwort wiederholen',
   'setup.keyNote': 'Ihr Passwort verlässt dieses Gerät nicht; der Server erhält nur einen daraus abgeleiteten Schlüssel.',
   'setup.submit': 'Konto anlegen',

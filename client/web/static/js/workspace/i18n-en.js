@@ -40,7 +40,7 @@ export default {
   'setup.name': 'Your name',
   'setup.email': 'E-mail address',
   'setup.password': 'Password',
-  'setup.passwordHint': 'At least 10 characters. Without this password the patient data cannot be opened: the practice cannot reset it.',
+  'setup.passwordHint': 'At least 12 characters. Without this password the patient data cannot be opened: the practice cannot reset it.',
   'setup.password2': 'Repeat the password',
   'setup.keyNote': 'Your password never leaves this device; the server only receives a key derived from it.',
   'setup.submit': 'Create account',
