@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
@@ -74,8 +75,14 @@ type ConferenceOptions struct {
 	// encryption: every track must be an *SFrameTrack, which encrypts
 	// each frame with SFrame under our KID's key; NewFrameReader decrypts
 	// what arrives; SendChat seals and OnChat gets opened plaintext
-	// (docs/SECURITY.md).
+	// (docs/SECURITY.md). Names and mute states go to the others sealed
+	// (Name, SetMute); theirs arrive as EventPeerName and EventPeerMute.
 	RoomSecret []byte
+	// Name is our display name (at most e2ee.MaxNameBytes of UTF-8),
+	// sent only with RoomSecret: sealed, to every participant in the
+	// welcome and to each that joins or comes back, as the browser app
+	// sends it.
+	Name string
 	// Interceptors are added to the PeerConnection ahead of pion's
 	// default ones, nearest the network: what they drop on the way in,
 	// NACK and TWCC feedback never see (a test's or the bench's narrow
@@ -134,6 +141,7 @@ type Conference struct {
 	// the SFrame keys of everyone's KID, ours included.
 	keys  *e2ee.Keys
 	media *mediaKeys
+	now   func() time.Time // stamps our mute states
 
 	mu       sync.Mutex
 	join     protocol.JoinResponse
@@ -150,6 +158,8 @@ type Conference struct {
 	msgs    <-chan protocol.Message
 	pending []webrtc.ICECandidateInit // remote candidates before the SFU's answer
 	views   []protocol.View           // the last SetViews, for a new session
+	mute    *e2ee.MuteState           // ours, once SetMute was called (conference_meta.go)
+	heard   map[string]e2ee.MuteState // the latest state of each present participant
 }
 
 // sfuLink is one PeerConnection to the SFU with what our first offer
@@ -185,6 +195,9 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 			return nil, err
 		}
 		keys = &k
+		if len(opts.Name) > e2ee.MaxNameBytes {
+			return nil, fmt.Errorf("dial conference: name of %d bytes: %w", len(opts.Name), e2ee.ErrMessageTooLarge)
+		}
 	}
 	join, err := Join(ctx, opts.HTTPClient, baseURL, req)
 	if err != nil {
@@ -200,7 +213,8 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 	log = log.With("room", join.RoomID, "participant", join.ParticipantID)
 	c := &Conference{
 		opts: opts, log: log, baseURL: baseURL, req: req, self: join.ParticipantID,
-		keys: keys, media: media,
+		keys: keys, media: media, now: time.Now,
+		heard:    map[string]e2ee.MuteState{},
 		events:   make(chan Event, eventBuffer),
 		cmds:     make(chan func()),
 		done:     make(chan struct{}),
@@ -228,6 +242,7 @@ func DialConference(ctx context.Context, baseURL string, req protocol.JoinReques
 		c.wg.Wait()
 		return nil, fmt.Errorf("dial conference: %w", err)
 	}
+	c.greet(c.Peers()...)
 	go c.loop()
 	c.log.Info("conference joined", "peers", len(c.Peers()))
 	return c, nil
@@ -492,6 +507,7 @@ func (c *Conference) handle(m protocol.Message) {
 			c.learnKID(*m.Peer)
 			c.setPeer(*m.Peer, true)
 			c.emit(Event{Type: EventPeerJoined, Peer: *m.Peer})
+			c.greet(*m.Peer)
 		}
 	case protocol.TypePeerLeft:
 		if m.Peer != nil {
@@ -499,10 +515,11 @@ func (c *Conference) handle(m protocol.Message) {
 				c.media.remove(m.Peer.ID, m.Peer.KID)
 			}
 			c.setPeer(*m.Peer, false)
+			delete(c.heard, m.Peer.ID)
 			c.emit(Event{Type: EventPeerLeft, Peer: *m.Peer, Reason: m.Reason})
 		}
 	case protocol.TypeMeta:
-		c.emit(Event{Type: EventMeta, Peer: protocol.Peer{ID: m.From}, Data: m.Data})
+		c.onMeta(m)
 	case protocol.TypeError:
 		if m.Error != nil {
 			c.log.Warn("server reported error", "code", m.Error.Code, "message", m.Error.Message)
@@ -553,6 +570,11 @@ func (c *Conference) adopt(join protocol.JoinResponse, sig *Signal, l *sfuLink) 
 	c.mu.Unlock()
 	c.msgs = sig.Messages()
 	c.pending = nil
+	for id := range c.heard {
+		if _, ok := peers[id]; !ok {
+			delete(c.heard, id)
+		}
+	}
 	if oldLink != nil {
 		for _, e := range missedPeerEvents(oldPeers, peers) {
 			c.emit(e)
@@ -742,8 +764,9 @@ func (c *Conference) emit(e Event) {
 	}
 }
 
-// Events reports peers joining and leaving, server errors, closing and
-// a lost signaling session. It is buffered; events nobody reads are
+// Events reports peers joining and leaving, their names and mute states
+// (with RoomSecret), the active speaker, server errors, closing and a
+// lost signaling session. It is buffered; events nobody reads are
 // dropped once the buffer is full. It is the same channel before and
 // after Reconnect, and is closed by Close.
 func (c *Conference) Events() <-chan Event { return c.events }
@@ -907,6 +930,7 @@ func (c *Conference) switchTo(join protocol.JoinResponse, sig *Signal, l *sfuLin
 		if err := c.offer(); err != nil {
 			return err
 		}
+		c.greet(c.Peers()...)
 		if len(c.views) == 0 {
 			return nil
 		}

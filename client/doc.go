@@ -10,5 +10,8 @@
 // server code, so it sees the server exactly as a browser does. Media
 // leaves it as given. With Options.RoomSecret it speaks the browser app's
 // end-to-end layer (client/e2ee, docs/SECURITY.md): sealed chat and
-// names, and the DTLS fingerprint check; without, chat is sent as given.
+// names, and the DTLS fingerprint check; in conferences SFrame media and
+// sealed mute states (Conference.SetMute). Without, chat is sent as
+// given. docs/SDK.md is the guide; examples/sdk-call a program to start
+// from.
 package client

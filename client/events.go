@@ -1,6 +1,9 @@
 package client
 
-import "github.com/konsil/konsil/protocol"
+import (
+	"github.com/konsil/konsil/client/e2ee"
+	"github.com/konsil/konsil/protocol"
+)
 
 // EventType names what happened in a Call.
 type EventType string
@@ -14,8 +17,11 @@ const (
 	// EventPeerLeft: the peer left signaling (Reason "bye" or why the server
 	// dropped it). The PeerConnection stays: the peer may come back.
 	EventPeerLeft EventType = "peer-left"
-	// EventMeta: the peer sent opaque Data (its encrypted name, the HMAC of
-	// its DTLS fingerprint).
+	// EventMeta: the peer sent opaque Data. Without a room secret that is
+	// all a meta message becomes (an encrypted name, the HMAC of a DTLS
+	// fingerprint, a sealed mute state); with one, those are consumed
+	// (EventPeerName, EventPeerMute, the fingerprint check) and only kinds
+	// the SDK does not know arrive here.
 	EventMeta EventType = "meta"
 	// EventPeerConnectionReplaced: the Call started over with a new
 	// PeerConnection because the peer came back with a new one of its own
@@ -42,4 +48,6 @@ type Event struct {
 	Reason string
 	Data   string
 	Err    error
+	// Mute is the participant's mute state (EventPeerMute).
+	Mute e2ee.MuteState
 }

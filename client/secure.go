@@ -21,7 +21,9 @@ var ErrFingerprintMismatch = errors.New("client: DTLS fingerprint check failed (
 // ErrFingerprintMismatch). The Call closes itself right after.
 const EventSecurity EventType = "security"
 
-// EventPeerName: the peer's display name arrived and decrypted (Data).
+// EventPeerName: a participant's display name arrived and decrypted
+// (Data; Peer names the participant). Calls and conferences with a room
+// secret only.
 const EventPeerName EventType = "peer-name"
 
 // verifyTimeout bounds the wait for the peer's MAC after its SDP.

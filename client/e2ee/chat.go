@@ -162,12 +162,16 @@ func VerifyFingerprintMAC(fpKey []byte, fingerprint string, mac []byte) bool {
 const (
 	MetaFingerprint = "fp"
 	MetaName        = "name"
+	// MetaMute carries a conference participant's sealed mute state
+	// (SealMute).
+	MetaMute = "mute"
 )
 
 // Meta is what a client puts into a signaling meta message: JSON
 // {"t": kind, "v": base64url bytes}, itself base64url-encoded as
 // meta.data. For "fp" the bytes are FingerprintMAC of the sender's own
-// fingerprint; for "name" they are SealName's output.
+// fingerprint; for "name" they are SealName's output, for "mute"
+// SealMute's.
 type Meta struct {
 	Kind  string
 	Value []byte

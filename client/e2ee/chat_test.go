@@ -135,6 +135,7 @@ type crossInput struct {
 	Sender      string   `json:"sender"`
 	Chat        []string `json:"chat"` // hex, sealed by Go
 	Name        string   `json:"name"` // hex, sealed by Go
+	Mute        string   `json:"mute"` // hex, sealed by Go
 	Fingerprint string   `json:"fingerprint"`
 	MAC         string   `json:"mac"` // base64url, made by Go
 	KID         uint64   `json:"kid,string"`
@@ -149,12 +150,18 @@ type crossOutput struct {
 	MAC         string            `json:"mac"`
 	Sealed      []string          `json:"sealed"` // hex, sealed by JS as sender "js"
 	SealedName  string            `json:"sealed_name"`
-	Error       string            `json:"error"`
+	OpenedMute  struct {
+		MicOff bool  `json:"micOff"`
+		CamOff bool  `json:"camOff"`
+		At     int64 `json:"at"`
+	} `json:"opened_mute"`
+	SealedMute string `json:"sealed_mute"` // hex, the state JS opened, sealed as sender "js"
+	Error      string `json:"error"`
 }
 
 // TestCrossLanguage proves that Go and the browser's JavaScript derive the
 // same keys from a fresh random secret and open each other's chat
-// messages, names and fingerprint MACs.
+// messages, names, mute states and fingerprint MACs.
 func TestCrossLanguage(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -180,6 +187,10 @@ func TestCrossLanguage(t *testing.T) {
 	}
 	name, _ := SealName(k.Names, in.Sender, "Dr. Özgür Şahin")
 	in.Name = hex.EncodeToString(name)
+	muteState := MuteState{CameraOff: true, At: time.UnixMilli(1795474135901)}
+	state, _ := muteState.Encode()
+	mute, _ := SealMute(k.Names, in.Sender, state)
+	in.Mute = hex.EncodeToString(mute)
 	in.MAC = base64.RawURLEncoding.EncodeToString(FingerprintMAC(k.Fingerprint, in.Fingerprint))
 
 	raw, _ := json.Marshal(in)
@@ -232,5 +243,13 @@ func TestCrossLanguage(t *testing.T) {
 	b, _ := hex.DecodeString(out.SealedName)
 	if got, err := OpenName(k.Names, "js", b); err != nil || got != "Erika Mustermann" {
 		t.Errorf("Go opened JS name: %q, %v", got, err)
+	}
+	if m := out.OpenedMute; m.MicOff || !m.CamOff || m.At != muteState.At.UnixMilli() {
+		t.Errorf("JS opened mute state %+v, want %+v", m, muteState)
+	}
+	b, _ = hex.DecodeString(out.SealedMute)
+	pt, err := OpenMute(k.Names, "js", b)
+	if got, derr := DecodeMuteState(pt); err != nil || derr != nil || got != muteState {
+		t.Errorf("Go opened JS mute state: %+v, %v, %v", got, err, derr)
 	}
 }

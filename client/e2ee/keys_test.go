@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 var updateVectors = flag.Bool("update-key-vectors", false, "rewrite the known-answer file shared with the JavaScript tests")
@@ -44,7 +45,21 @@ type keyVectors struct {
 		Value string `json:"value"`
 		Data  string `json:"data"`
 	} `json:"meta"`
-	BadSecrets []string `json:"bad_secrets"`
+	BadSecrets []string     `json:"bad_secrets"`
+	Mute       []muteVector `json:"mute"`
+}
+
+// muteVector is a sealed mute state: State is the plaintext (hex), which
+// decodes to MicOff, CameraOff and At (ms since 1970). A State longer
+// than nine bytes or with unknown flag bits shows that both sides ignore
+// those.
+type muteVector struct {
+	Sender    string `json:"sender"`
+	At        int64  `json:"at"`
+	MicOff    bool   `json:"mic_off"`
+	CameraOff bool   `json:"camera_off"`
+	State     string `json:"state"`
+	Sealed    string `json:"sealed"`
 }
 
 // fpTestSDP has the fingerprint at session level and again, in lower case,
@@ -134,6 +149,35 @@ func TestKeyVectors(t *testing.T) {
 			t.Errorf("ParseSecret(%q) = %v, want ErrBadSecret", s, err)
 		}
 	}
+	if len(v.Mute) == 0 {
+		t.Error("no mute state vectors")
+	}
+	for _, m := range v.Mute {
+		checkMuteVector(t, k, m)
+	}
+}
+
+// checkMuteVector opens and decodes a mute state vector and, for one of
+// this version's nine bytes, encodes the state back to the same bytes.
+func checkMuteVector(t *testing.T, k Keys, m muteVector) {
+	t.Helper()
+	sealed, _ := hex.DecodeString(m.Sealed)
+	pt, err := OpenMute(k.Names, m.Sender, sealed)
+	if err != nil || hex.EncodeToString(pt) != m.State {
+		t.Errorf("OpenMute = %x, %v; want %s", pt, err, m.State)
+		return
+	}
+	want := MuteState{MicOff: m.MicOff, CameraOff: m.CameraOff, At: time.UnixMilli(m.At)}
+	got, err := DecodeMuteState(pt)
+	if err != nil || got != want {
+		t.Errorf("DecodeMuteState(%s) = %+v, %v; want %+v", m.State, got, err, want)
+	}
+	if len(pt) > muteStateLen || pt[8]&^(muteMicOff|muteCamOff) != 0 {
+		return
+	}
+	if enc, err := want.Encode(); err != nil || hex.EncodeToString(enc) != m.State {
+		t.Errorf("Encode(%+v) = %x, %v; want %s", want, enc, err, m.State)
+	}
 }
 
 func writeKeyVectors(t *testing.T) {
@@ -189,6 +233,7 @@ func writeKeyVectors(t *testing.T) {
 		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh/",  // standard alphabet
 		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8 ", // trailing space
 	}
+	v.Mute = muteVectors(t, k)
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +244,30 @@ func writeKeyVectors(t *testing.T) {
 	if err := os.WriteFile(keyVectorsPath, append(raw, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// muteVectors seals two mute states: one as this version writes it, one
+// with unknown flag bits and three appended bytes.
+func muteVectors(t *testing.T, k Keys) []muteVector {
+	t.Helper()
+	const at = 1795474135901
+	var out []muteVector
+	for _, c := range []struct {
+		sender            string
+		micOff, cameraOff bool
+		state             string
+	}{
+		{"P1aB2cD3eF4gH5iJ", true, false, "000001a20a991b5d01"},
+		{"P6kL7mN8oP9qR0sT", false, true, "000001a20a991b5df2ffeedd"},
+	} {
+		state, _ := hex.DecodeString(c.state)
+		sealed, err := SealMute(k.Names, c.sender, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, muteVector{c.sender, at, c.micOff, c.cameraOff, c.state, hex.EncodeToString(sealed)})
+	}
+	return out
 }
 
 func TestDeriveKeysRefusesWrongSize(t *testing.T) {

@@ -2,7 +2,8 @@
 // side's JSON on stdin, opens what Go sealed, seals the same texts itself
 // and prints the result as JSON on stdout.
 import { deriveKeys, parseSecret, senderBaseKey } from '../static/js/e2ee/keys.js';
-import { openChat, openName, sealChat, sealName } from '../static/js/e2ee/seal.js';
+import { openChat, openMute, openName, sealChat, sealMute, sealName } from '../static/js/e2ee/seal.js';
+import { decodeMuteState, encodeMuteState } from '../static/js/e2ee/mutestate.js';
 import { fingerprintMAC, verifyFingerprintMAC } from '../static/js/e2ee/fingerprint.js';
 import * as b64 from '../static/js/e2ee/b64.js';
 
@@ -24,6 +25,9 @@ async function main() {
   }
   out.opened_name = await openName(keys.names, input.sender, unhex(input.name));
   out.sealed_name = hex(await sealName(keys.names, 'js', 'Erika Mustermann'));
+  const mute = decodeMuteState(await openMute(keys.names, input.sender, unhex(input.mute)));
+  out.opened_mute = mute;
+  out.sealed_mute = hex(await sealMute(keys.names, 'js', encodeMuteState(mute)));
   out.mac_verified = await verifyFingerprintMAC(keys.fingerprint, input.fingerprint, b64.decode(input.mac));
   out.mac = b64.encode(await fingerprintMAC(keys.fingerprint, input.fingerprint));
   return out;
