@@ -113,7 +113,8 @@ func TestConferenceChat(t *testing.T) {
 	for _, m := range all {
 		waitConferenceConnected(t, m)
 	}
-	// The SFU relays only to open channels: wait until everyone's is.
+	// Everyone writes as soon as its own end of the channel is open; the
+	// SFU holds what it relays to a channel not yet open at its end.
 	sent := map[string][]byte{}
 	for i, m := range ms {
 		msg := []byte(fmt.Sprintf("Befund %d von %s: ✓ \x00 binary ok", i, m.name))

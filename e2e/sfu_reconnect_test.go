@@ -131,8 +131,8 @@ func TestConferenceReconnect(t *testing.T) {
 		return fromChair.video.Load() >= chairV+min && fromChair.audio.Load() >= chairA+min && fromCardio.audio.Load() >= cardioA+min
 	})
 
-	// Chat: radiology first, so that the SFU has its new channel open
-	// before the others' messages are relayed to it.
+	// Chat, all three at once: the SFU holds what it relays to radiology
+	// until its end of radiology's new channel is open (sfu/chat.go).
 	sent := map[string][]byte{}
 	say := func(m *member, text string) {
 		t.Helper()
@@ -146,12 +146,12 @@ func TestConferenceReconnect(t *testing.T) {
 		got := to.chatsFrom(from.Self())
 		return len(got) > 0 && bytes.Equal(got[len(got)-1], sent[from.Self()])
 	}
+	say(chair, "Danke")
+	say(cardio, "Gesehen")
 	say(radio, "Befund nach dem Netzwechsel")
 	eventually(t, "chair and cardiology receive radiology's chat intact", func() bool {
 		return arrived(chair, radio) && arrived(cardio, radio)
 	})
-	say(chair, "Danke")
-	say(cardio, "Gesehen")
 	eventually(t, "radiology receives chair's and cardiology's chat intact", func() bool {
 		return arrived(radio, chair) && arrived(radio, cardio)
 	})
@@ -253,20 +253,21 @@ func TestConferenceReconnectFromChat(t *testing.T) {
 		}
 	})
 	self.Store(radio)
+	defer func() {
+		if t.Failed() {
+			t.Logf("radiology has %q from chair, chair %q from radiology", radio.chatsFrom(chair.Self()), chair.chatsFrom(radio.Self()))
+		}
+	}()
 	waitConferenceConnected(t, chair)
 	waitConferenceConnected(t, radio)
 	oldPC := radio.PeerConnection()
-	// Radiology speaks first: once chair has its message, the SFU's chat
-	// channel to radiology is open, and chair's message cannot be
-	// dropped for a channel not yet open (sfu/chat.go drops those).
-	if err := radio.SendChat([]byte("bereit")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "chair receives radiology's first chat", func() bool { return len(chair.chatsFrom(radio.Self())) == 1 })
-
+	// Chair writes as soon as its own end of the channel is open, as a
+	// user would: the SFU holds what it relays to radiology until its end
+	// of radiology's channel is open too (sfu/chat.go).
 	if err := chair.SendChat([]byte("bitte neu verbinden")); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "radiology receives chair's request", func() bool { return len(radio.chatsFrom(chair.Self())) == 1 })
 	select {
 	case err := <-reconnected:
 		if err != nil {
@@ -281,19 +282,17 @@ func TestConferenceReconnectFromChat(t *testing.T) {
 	eventually(t, "the old PeerConnection is closed", func() bool {
 		return oldPC.ConnectionState() == webrtc.PeerConnectionStateClosed
 	})
+	// Both write as soon as radiology's new channel is open at its end.
 	waitConferenceConnected(t, radio)
-	// Radiology first, so that the SFU has its new channel open before
-	// chair's message is relayed to it.
-	if err := radio.SendChat([]byte("wieder da")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "chair receives radiology's chat", func() bool { return len(chair.chatsFrom(radio.Self())) == 2 })
 	if err := chair.SendChat([]byte("gut")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "radiology receives chair's chat on its new PeerConnection", func() bool {
-		got := radio.chatsFrom(chair.Self())
-		return len(got) == 2 && string(got[1]) == "gut"
+	if err := radio.SendChat([]byte("wieder da")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "chat goes both ways over radiology's new PeerConnection", func() bool {
+		toRadio, toChair := radio.chatsFrom(chair.Self()), chair.chatsFrom(radio.Self())
+		return len(toRadio) == 2 && string(toRadio[1]) == "gut" && len(toChair) == 1 && string(toChair[0]) == "wieder da"
 	})
 }
 

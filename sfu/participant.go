@@ -57,6 +57,9 @@ type Participant struct {
 	// sends there (used on pion's SCTP goroutine only).
 	chat      *webrtc.DataChannel
 	chatLimit *rate.Limiter
+	// chatOut holds chat relayed to the participant until its channel
+	// opens (chat.go); it has a lock of its own.
+	chatOut chatQueue
 
 	msgs      chan *protocol.Message
 	kick      chan struct{} // the room's tracks changed; buffered 1
@@ -593,6 +596,7 @@ func (p *Participant) close() {
 			<-p.loopDone
 		}
 		p.room.remove(p)
+		p.dropHeldChat()
 		for _, t := range tracks {
 			p.unpublish(t)
 		}

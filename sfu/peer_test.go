@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,11 @@ type testPeer struct {
 	logf   func(format string, args ...any)
 	plis   atomic.Int64 // keyframe requests received for our tracks
 	stopRd atomic.Bool  // stop reading received tracks (a stalled subscriber)
+
+	// chat is the client's end of its chat channel; chats what arrived
+	// on it (under mu).
+	chat  *webrtc.DataChannel
+	chats [][]byte
 
 	mu      sync.Mutex
 	counts  map[string]*atomic.Int64 // "<publisher>/<kind>" -> packets
@@ -89,9 +95,16 @@ func newTestPeerWith(tb testing.TB, name string, first interceptor.Factory, trac
 	})
 	pc.OnTrack(p.onTrack)
 	yes, id := true, uint16(0)
-	if _, err := pc.CreateDataChannel("chat", &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes}); err != nil {
+	dc, err := pc.CreateDataChannel("chat", &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
+	if err != nil {
 		tb.Fatal(err)
 	}
+	p.chat = dc
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		p.mu.Lock()
+		p.chats = append(p.chats, msg.Data)
+		p.mu.Unlock()
+	})
 	return p
 }
 
@@ -226,6 +239,14 @@ func (p *testPeer) count(publisher string, kind webrtc.RTPCodecType) int64 {
 		return n.Load()
 	}
 	return 0
+}
+
+// received returns the chat messages that arrived, as the SFU framed
+// them.
+func (p *testPeer) received() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.chats)
 }
 
 func (p *testPeer) endedTracks(publisher string) int {

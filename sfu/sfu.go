@@ -104,7 +104,7 @@ type SFU struct {
 	// trackSeq numbers tracks for their ids.
 	trackSeq atomic.Uint64
 	// Chat messages relayed (one per receiver) and dropped (over a
-	// limit, or a receiver not ready).
+	// limit, or a receiver that never became ready or is backed up).
 	chatRelayed, chatDropped atomic.Uint64
 	// keyframes counts VP8 keyframes seen in published video.
 	keyframes atomic.Uint64
@@ -328,8 +328,9 @@ type Stats struct {
 	// Participants and Tracks are the current numbers.
 	Participants, Tracks int
 	// ChatRelayed counts chat messages delivered (one per receiver);
-	// ChatDropped those dropped: over the size or rate limit, or a
-	// receiver whose channel was not open or was backed up.
+	// ChatDropped those dropped: over the size or rate limit, beyond
+	// what is held for a receiver whose channel is not open yet, still
+	// held when that receiver left, or to a receiver backed up.
 	ChatRelayed, ChatDropped uint64
 	// Keyframes counts VP8 keyframes published, as the SFU sees them in
 	// the clear prefix of (encrypted) frames.
