@@ -286,10 +286,23 @@ func stable(p *party) bool {
 // eventually polls cond until it holds or 10 s have passed.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	eventuallyShowing(t, what, nil, cond)
+}
+
+// eventuallyShowing is eventually, and on failure also prints what show
+// returns then (counters read at the end, not when the wait began). The
+// bound is generous: on a loaded 2-core machine four joins and their
+// first keyframes can take well over 10 s, and a slow pass is no failure.
+func eventuallyShowing(t *testing.T, what string, show func() string, cond func() bool) {
+	t.Helper()
+	const bound = 30 * time.Second
+	deadline := time.Now().Add(bound)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within 10 s: %s", what)
+			if show != nil {
+				what += show()
+			}
+			t.Fatalf("not within %v: %s", bound, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

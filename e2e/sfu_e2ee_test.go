@@ -52,7 +52,7 @@ func TestConferenceSFrame(t *testing.T) {
 			t.Log(counts(ms...))
 		}
 	}()
-	eventually(t, "every member decrypts every other's audio and video"+counts(ms...), func() bool {
+	eventuallyShowing(t, "every member decrypts every other's audio and video", func() string { return counts(ms...) }, func() bool {
 		for _, m := range ms {
 			for _, p := range ms {
 				if p == m {
@@ -66,7 +66,7 @@ func TestConferenceSFrame(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "the intruder fails on every publisher's frames"+counts(intruder), func() bool {
+	eventuallyShowing(t, "the intruder fails on every publisher's frames", func() string { return counts(intruder) }, func() bool {
 		for _, p := range ms {
 			if intruder.from(p.Self()).authFailed.Load() < 2*min {
 				return false
