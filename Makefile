@@ -13,7 +13,7 @@ BROWSER_RUN   ?= .
 BROWSER_FLAGS ?= -test.v
 BROWSER_ARGS   = -test.count=1 -test.timeout=10m -test.run='$(BROWSER_RUN)' $(BROWSER_FLAGS)
 
-.PHONY: run build test vet gotest jstest browsertest browserbench fuzz bench gobench clean
+.PHONY: run build test vet gotest jstest browsertest browserbench fuzz fuzz-long bench gobench soak clean
 
 run:
 	$(GO) run ./cmd/konsil serve
@@ -57,14 +57,22 @@ browserbench:
 	$(GO) test -c -o $(BROWSER_BIN) $(BROWSER_PKG)
 	cd e2e/browser && unshare -n sh -c "ip link set lo up && exec ../../$(BROWSER_BIN) -test.run '^$$' -test.bench LoginToFirstFrame -test.benchtime 5x -test.timeout 20m"
 
-# Short fuzzing runs of every fuzz target (the seeds run in `make test`).
-FUZZTIME ?= 30s
+# Fuzzing runs of every fuzz target in the repository, one after the
+# other; scripts/fuzz.sh finds them by their `func FuzzXxx` lines, so a
+# new target is never left out. The seeds run in `make test`. `fuzz` is a
+# short run; `fuzz-long` a campaign (not in CI: about 10 min per target).
+# FUZZPKGS narrows to some package dirs; FUZZFLAGS adds go test flags
+# (e.g. -parallel=1 on a shared machine); FUZZMINTIME (env, 5s) bounds
+# the shrinking of each new input (see the script).
+FUZZTIME  ?= 30s
+FUZZLONG  ?= 10m
+FUZZPKGS  ?= .
+FUZZFLAGS ?=
 fuzz:
-	$(GO) test ./protocol -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
-	$(GO) test ./access -run '^$$' -fuzz FuzzValidateRoom -fuzztime $(FUZZTIME)
-	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzOpenChat -fuzztime $(FUZZTIME)
-	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzDecodeHeader -fuzztime $(FUZZTIME)
-	$(GO) test ./client/e2ee -run '^$$' -fuzz FuzzDecryptFrame -fuzztime $(FUZZTIME)
+	GO='$(GO)' FUZZFLAGS='$(FUZZFLAGS)' scripts/fuzz.sh $(FUZZTIME) $(FUZZPKGS)
+
+fuzz-long:
+	GO='$(GO)' FUZZFLAGS='$(FUZZFLAGS)' scripts/fuzz.sh $(FUZZLONG) $(FUZZPKGS)
 
 # konsil-bench against a server it starts on 127.0.0.1 in a child
 # process: one conference of BENCH_PARTICIPANTS for BENCH_DURATION.
@@ -73,6 +81,26 @@ BENCH_ARGS ?= --scenario conference --rooms 1 --participants 5 --duration 30s
 bench:
 	mkdir -p artifacts/bench
 	$(GO) run ./cmd/konsil-bench $(BENCH_ARGS) --json artifacts/bench/report.json --html artifacts/bench/report.html
+
+# Soak (not in CI, not in `make test`): konsil-bench at a steady load of
+# several conference rooms for SOAK, against a local server in a child
+# process, in a private network namespace with only lo when unshare
+# allows. The report's soak summary says whether the server's RSS, Go
+# heap, goroutines, loss and p99 stayed flat (see BENCHMARKS.md, Soak).
+# Reports land in artifacts/soak.json and artifacts/soak.html.
+SOAK      ?= 1h
+SOAK_ARGS ?= --scenario conference --rooms 4 --participants 3
+SOAK_BIN  := bin/konsil-bench
+SOAK_RUN   = $(SOAK_BIN) $(SOAK_ARGS) --duration $(SOAK) --json artifacts/soak.json --html artifacts/soak.html
+soak:
+	mkdir -p artifacts bin
+	$(GO) build -o $(SOAK_BIN) ./cmd/konsil-bench
+	@if unshare -n true 2>/dev/null; then \
+	  unshare -n sh -c "ip link set lo up && exec $(SOAK_RUN)"; \
+	else \
+	  echo "warning: cannot unshare a network namespace (not root?): the soak runs on the host network"; \
+	  $(SOAK_RUN); \
+	fi
 
 # Go micro-benchmarks: P2P join latency, SFU forwarding CPU, TURN relay.
 gobench:
