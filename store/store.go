@@ -86,7 +86,8 @@ type Credential struct {
 }
 
 // Store is the persistence behind the API and signaling. Implementations are
-// safe for concurrent use.
+// safe for concurrent use and pass one contract (package storetest): Bolt,
+// the embedded default, and the Redis store of package store/redis.
 type Store interface {
 	CreateTenant(ctx context.Context, t Tenant) error
 	GetTenant(ctx context.Context, id string) (Tenant, error)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,8 @@ import (
 	"github.com/konsil/konsil/api"
 	"github.com/konsil/konsil/protocol"
 	"github.com/konsil/konsil/server"
+	"github.com/konsil/konsil/store"
+	redisstore "github.com/konsil/konsil/store/redis"
 	"github.com/konsil/konsil/turn"
 )
 
@@ -78,6 +81,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envFlags{fs}
 	addr := f.String("addr", "localhost:8080", "HTTP listen address")
 	data := f.String("data", "./data", "directory of the embedded store")
+	// Not through envFlags: the variable is KONSIL_REDIS_URL, and a URL
+	// with a password must not show as the default in -h.
+	redisURL := fs.String("redis", "", "redis:// URL of a Redis that keeps the state instead of the embedded store, e.g. redis://:password@10.0.0.5:6379/0 ($KONSIL_REDIS_URL)")
 	keyFile := f.String("key-file", "", "file of the server secrets, created with mode 0600 on first start (default: konsil.keys in --data); KONSIL_KEY_* variables override it per secret")
 	public := f.String("public-url", "", "public base URL of links, e.g. https://video.example.org (default: the request's host)")
 	stun := f.String("stun-urls", "", "comma-separated STUN/TURN URLs handed to clients, e.g. stun:stun.example.org:3478")
@@ -90,6 +96,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tf := newTURNFlags(f)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if *redisURL == "" {
+		*redisURL = os.Getenv("KONSIL_REDIS_URL")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -121,8 +130,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	st, err := openRedis(ctx, *redisURL)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if st != nil && *keyFile == "" {
+		// Redis never holds the server secrets: they stay in the key file.
+		*keyFile = filepath.Join(*data, "konsil.keys")
+	}
 	srv, err := server.New(ctx, server.Config{
-		DataDir: *data, KeyFile: *keyFile, Getenv: os.Getenv, PublicURL: *public, ICEServers: iceServers(*stun),
+		DataDir: *data, KeyFile: *keyFile, Store: st, Getenv: os.Getenv, PublicURL: *public, ICEServers: iceServers(*stun),
 		Retention: *retention, SessionTTL: *sessionTTL, Logger: log, LimitIPv6Prefix: *v6Prefix,
 		TrustedProxies: splitList(*proxies),
 		TURN:           turnCfg, ExternalTURN: external, SFUMedia: tf.media(),
@@ -172,6 +190,19 @@ one-time link (valid for 7 days) to become its first admin:
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-errc
+}
+
+// openRedis opens the Redis store when rawURL is set; nil (the embedded
+// store in --data) otherwise.
+func openRedis(ctx context.Context, rawURL string) (store.Store, error) {
+	if rawURL == "" {
+		return nil, nil
+	}
+	st, err := redisstore.Open(ctx, redisstore.Options{URL: rawURL})
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	return st, nil
 }
 
 func splitList(list string) []string {

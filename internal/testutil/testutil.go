@@ -1,5 +1,6 @@
 // Package testutil starts real Konsil servers for tests: in-process, on a
-// free 127.0.0.1 port, with a fresh bbolt store and a clock the test moves.
+// free 127.0.0.1 port, with a fresh bbolt store and a clock the test moves;
+// and real redis-servers, one per test (redis.go).
 package testutil
 
 import (

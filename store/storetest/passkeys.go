@@ -1,24 +1,26 @@
-package store
+package storetest
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/konsil/konsil/store"
 )
 
-// TestPasskeys holds passkey records to what passkey login relies on: one
+// testPasskeys holds passkey records to what passkey login relies on: one
 // record per credential id, listed per user, removed with their user or
 // practice; a ceremony is taken once and retention drops expired ones.
-func TestPasskeys(t *testing.T) {
+func testPasskeys(t *testing.T, open Opener) {
 	ctx := context.Background()
-	b, _ := openTestBolt(t)
+	b, _ := open(t)
 	for _, tn := range []string{"t1", "t2"} {
-		if err := b.CreateTenant(ctx, Tenant{ID: tn, Name: "Praxis", CreatedAt: day}); err != nil {
+		if err := b.CreateTenant(ctx, store.Tenant{ID: tn, Name: "Praxis", CreatedAt: day}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, u := range []User{
+	for _, u := range []store.User{
 		{ID: "u1", TenantID: "t1", Email: "anna@praxis.example", Role: "admin", CreatedAt: day},
 		{ID: "u2", TenantID: "t1", Email: "ben@praxis.example", Role: "admin", CreatedAt: day},
 		{ID: "u3", TenantID: "t2", Email: "cem@other.example", Role: "admin", CreatedAt: day},
@@ -27,7 +29,7 @@ func TestPasskeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys := []Passkey{
+	keys := []store.Passkey{
 		{ID: "cred-a", TenantID: "t1", UserID: "u1", Credential: []byte(`{"a":1}`), WrappedKey: "v1.x", Label: "Laptop", CreatedAt: day},
 		{ID: "cred-b", TenantID: "t1", UserID: "u1", Credential: []byte(`{"b":1}`), Label: "Key", CreatedAt: day.Add(time.Hour)},
 		{ID: "cred-c", TenantID: "t1", UserID: "u2", Credential: []byte(`{"c":1}`), CreatedAt: day},
@@ -38,10 +40,10 @@ func TestPasskeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := b.CreatePasskey(ctx, Passkey{ID: "cred-a", TenantID: "t1", UserID: "u2"}); !errors.Is(err, ErrExists) {
+	if err := b.CreatePasskey(ctx, store.Passkey{ID: "cred-a", TenantID: "t1", UserID: "u2"}); !errors.Is(err, store.ErrExists) {
 		t.Errorf("a taken credential id: %v, want ErrExists", err)
 	}
-	if err := b.CreatePasskey(ctx, Passkey{ID: "cred-x", TenantID: "t2", UserID: "u1"}); !errors.Is(err, ErrNotFound) {
+	if err := b.CreatePasskey(ctx, store.Passkey{ID: "cred-x", TenantID: "t2", UserID: "u1"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a passkey for a user of another practice: %v, want ErrNotFound", err)
 	}
 	list, err := b.ListPasskeys(ctx, "u1")
@@ -63,21 +65,21 @@ func TestPasskeys(t *testing.T) {
 	if err := b.DeletePasskey(ctx, "cred-b"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.GetPasskey(ctx, "cred-b"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.GetPasskey(ctx, "cred-b"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleted passkey: %v", err)
 	}
 
 	// A removed user's passkeys go with it; a removed practice's too.
-	if _, err := b.DeleteUser(ctx, "t1", "u2", func([]User) error { return nil }); err != nil {
+	if _, err := b.DeleteUser(ctx, "t1", "u2", func([]store.User) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.GetPasskey(ctx, "cred-c"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.GetPasskey(ctx, "cred-c"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("passkey of a removed user: %v", err)
 	}
 	if err := b.DeleteTenant(ctx, "t1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.GetPasskey(ctx, "cred-a"); !errors.Is(err, ErrNotFound) {
+	if _, err := b.GetPasskey(ctx, "cred-a"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("passkey of a removed practice: %v", err)
 	}
 	if list, err := b.ListPasskeys(ctx, "u1"); err != nil || len(list) != 0 {
@@ -89,7 +91,7 @@ func TestPasskeys(t *testing.T) {
 
 	// Ceremonies: taken once; retention drops the expired.
 	for i, exp := range []time.Time{day.Add(5 * time.Minute), day.Add(time.Hour)} {
-		c := PasskeyCeremony{Hash: hash(string(rune('a' + i))), Kind: "login", SessionData: []byte(`{}`), ExpiresAt: exp}
+		c := store.PasskeyCeremony{Hash: hash(string(rune('a' + i))), Kind: "login", SessionData: []byte(`{}`), ExpiresAt: exp}
 		if err := b.CreatePasskeyCeremony(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -97,10 +99,10 @@ func TestPasskeys(t *testing.T) {
 	if c, err := b.TakePasskeyCeremony(ctx, hash("a")); err != nil || c.Kind != "login" {
 		t.Fatalf("take: %+v %v", c, err)
 	}
-	if _, err := b.TakePasskeyCeremony(ctx, hash("a")); !errors.Is(err, ErrNotFound) {
+	if _, err := b.TakePasskeyCeremony(ctx, hash("a")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a ceremony taken twice: %v", err)
 	}
-	if err := b.CreatePasskeyCeremony(ctx, PasskeyCeremony{Hash: hash("c"), Kind: "register", UserID: "u3",
+	if err := b.CreatePasskeyCeremony(ctx, store.PasskeyCeremony{Hash: hash("c"), Kind: "register", UserID: "u3",
 		SessionData: []byte(`{}`), ExpiresAt: day.Add(5 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,20 @@
-package store
+package storetest
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/konsil/konsil/store"
 )
 
-// TestSetRoomWindow: moving a room keeps its participants and
+// testSetRoomWindow: moving a room keeps its participants and
 // credentials, and changes only the window.
-func TestSetRoomWindow(t *testing.T) {
+func testSetRoomWindow(t *testing.T, open Opener) {
 	ctx := context.Background()
-	b, _ := openTestBolt(t)
-	if err := b.CreateTenant(ctx, Tenant{ID: "t1", Name: "Praxis", CreatedAt: day}); err != nil {
+	b, _ := open(t)
+	if err := b.CreateTenant(ctx, store.Tenant{ID: "t1", Name: "Praxis", CreatedAt: day}); err != nil {
 		t.Fatal(err)
 	}
 	r := testRoom("t1", "r1", day, day.Add(24*time.Hour))
@@ -33,7 +35,7 @@ func TestSetRoomWindow(t *testing.T) {
 	if c, err := b.LookupCredential(ctx, r.Participants[1].TokenHash); err != nil || c.RoomID != "r1" {
 		t.Errorf("the guest's link after the move: %+v %v", c, err)
 	}
-	if err := b.SetRoomWindow(ctx, "nope", later, later.Add(time.Hour), "UTC"); !errors.Is(err, ErrNotFound) {
+	if err := b.SetRoomWindow(ctx, "nope", later, later.Add(time.Hour), "UTC"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("moving an unknown room: %v", err)
 	}
 }
